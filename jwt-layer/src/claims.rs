@@ -1,0 +1,232 @@
+//! What the layer hands to handlers: the verified claims, decoded once.
+//!
+//! After a token passes, the layer puts two values in the request extensions:
+//! - [`Verified<T>`]: the application's claims type `T`, deserialized once;
+//! - [`VerifiedToken`]: the registered claims (`sub`, `exp`, `jti`, …), the raw
+//!   claims object `T` was built from, the header's `kid` and `alg`, and the roles.
+//!
+//! Both come from the same parsed JSON object, so an authorization check on
+//! [`VerifiedToken`] and the handler's `T` can never see two different values of a
+//! claim (for a duplicated JSON key, the last one wins, as RFC 7519 §4 allows).
+//! In optional mode a request without any token carries [`Anonymous`] instead.
+use std::sync::Arc;
+
+use jsonwebtoken::Algorithm;
+use serde_json::{Map, Value};
+
+/// The registered claims of RFC 7519 §4.1, as verified.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RegisteredClaims {
+    /// `iss`: who issued the token (always a single string when present).
+    pub iss: Option<String>,
+    /// `sub`: whom the token is about.
+    pub sub: Option<String>,
+    /// `aud`: for whom it is meant (a single string is returned as one element).
+    pub aud: Vec<String>,
+    /// `exp`: expiry, seconds since the Unix epoch. Always present.
+    pub exp: u64,
+    /// `nbf`: not before, seconds since the Unix epoch.
+    pub nbf: Option<u64>,
+    /// `iat`: issued at, seconds since the Unix epoch.
+    pub iat: Option<u64>,
+    /// `jti`: the token's unique id.
+    pub jti: Option<String>,
+}
+
+/// Where roles are read from in the claims: a dotted path to a string
+/// (space-separated roles, like OAuth `scope`) or an array of strings.
+///
+/// ```
+/// use jwt_layer::RoleClaim;
+///
+/// let plain = RoleClaim::path("roles");                 // {"roles": ["admin", "user"]}
+/// let single = RoleClaim::path("role");                 // {"role": "admin"}
+/// let scope = RoleClaim::path("scope");                 // {"scope": "read write"}
+/// let keycloak = RoleClaim::path("realm_access.roles"); // {"realm_access": {"roles": [...]}}
+/// # let _ = (plain, single, scope, keycloak);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoleClaim {
+    segments: Arc<[String]>,
+}
+
+impl RoleClaim {
+    /// Roles at a dotted path. Keys containing dots cannot be addressed.
+    pub fn path(path: &str) -> Self {
+        Self {
+            segments: path.split('.').map(str::to_owned).collect(),
+        }
+    }
+
+    /// The roles found in `claims` (none when the path is absent or of another type).
+    pub fn roles<'a>(&self, claims: &'a Map<String, Value>) -> Vec<&'a str> {
+        let mut segments = self.segments.iter();
+        let Some(first) = segments.next() else {
+            return Vec::new();
+        };
+        let mut value = claims.get(first.as_str());
+        for segment in segments {
+            value = value.and_then(|v| v.get(segment.as_str()));
+        }
+        match value {
+            Some(Value::String(text)) => text.split(' ').filter(|r| !r.is_empty()).collect(),
+            Some(Value::Array(items)) => items.iter().filter_map(Value::as_str).collect(),
+            _ => Vec::new(),
+        }
+    }
+}
+
+impl Default for RoleClaim {
+    /// `roles`.
+    fn default() -> Self {
+        Self::path("roles")
+    }
+}
+
+/// Facts about a verified token that do not depend on the claims type.
+///
+/// Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct VerifiedToken {
+    inner: Arc<TokenInner>,
+}
+
+#[derive(Debug)]
+struct TokenInner {
+    registered: RegisteredClaims,
+    raw: Map<String, Value>,
+    kid: Option<String>,
+    alg: Algorithm,
+    source: &'static str,
+    role_claim: RoleClaim,
+}
+
+impl VerifiedToken {
+    pub(crate) fn new(
+        registered: RegisteredClaims,
+        raw: Map<String, Value>,
+        kid: Option<String>,
+        alg: Algorithm,
+        role_claim: RoleClaim,
+    ) -> Self {
+        Self {
+            inner: Arc::new(TokenInner {
+                registered,
+                raw,
+                kid,
+                alg,
+                source: "direct",
+                role_claim,
+            }),
+        }
+    }
+
+    pub(crate) fn with_source(mut self, source: &'static str) -> Self {
+        if let Some(inner) = Arc::get_mut(&mut self.inner) {
+            inner.source = source;
+        }
+        self
+    }
+
+    /// The registered claims.
+    pub fn registered(&self) -> &RegisteredClaims {
+        &self.inner.registered
+    }
+
+    /// The subject (`sub`), if any.
+    pub fn subject(&self) -> Option<&str> {
+        self.inner.registered.sub.as_deref()
+    }
+
+    /// The whole claims object, as verified.
+    pub fn raw(&self) -> &Map<String, Value> {
+        &self.inner.raw
+    }
+
+    /// The `kid` of the key that verified the token, if the header named one.
+    pub fn kid(&self) -> Option<&str> {
+        self.inner.kid.as_deref()
+    }
+
+    /// The algorithm that verified the token.
+    pub fn algorithm(&self) -> Algorithm {
+        self.inner.alg
+    }
+
+    /// Where the token came from: `"bearer"`, `"cookie"`, `"header"`, `"query"`,
+    /// `"custom"`, or `"direct"` when verified outside the layer.
+    pub fn source(&self) -> &'static str {
+        self.inner.source
+    }
+
+    /// The roles, read from the configured [`RoleClaim`].
+    pub fn roles(&self) -> Vec<&str> {
+        self.inner.role_claim.roles(&self.inner.raw)
+    }
+
+    /// Whether the token carries `role`.
+    pub fn has_role(&self, role: &str) -> bool {
+        self.roles().contains(&role)
+    }
+}
+
+/// The application's claims `T`, verified and decoded once, plus the [`VerifiedToken`].
+///
+/// Cheap to clone (an `Arc`); `T` itself need not be `Clone`.
+pub struct Verified<T> {
+    inner: Arc<(T, VerifiedToken)>,
+}
+
+impl<T> Clone for Verified<T> {
+    fn clone(&self) -> Self {
+        Self {
+            inner: Arc::clone(&self.inner),
+        }
+    }
+}
+
+impl<T: std::fmt::Debug> std::fmt::Debug for Verified<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Verified")
+            .field("claims", &self.inner.0)
+            .field("token", &self.inner.1)
+            .finish()
+    }
+}
+
+impl<T> Verified<T> {
+    pub(crate) fn new(claims: T, token: VerifiedToken) -> Self {
+        Self {
+            inner: Arc::new((claims, token)),
+        }
+    }
+
+    /// The application's claims.
+    pub fn claims(&self) -> &T {
+        &self.inner.0
+    }
+
+    /// The registered claims, raw object, key and roles.
+    pub fn token(&self) -> &VerifiedToken {
+        &self.inner.1
+    }
+
+    pub(crate) fn with_source(self, source: &'static str) -> Self {
+        match Arc::try_unwrap(self.inner) {
+            Ok((claims, token)) => Self::new(claims, token.with_source(source)),
+            Err(inner) => Self { inner },
+        }
+    }
+}
+
+impl<T> std::ops::Deref for Verified<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.inner.0
+    }
+}
+
+/// Put in the request extensions by a layer in optional mode when the request
+/// carried no token at all (an invalid token is refused, never anonymous).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Anonymous;

@@ -1,0 +1,158 @@
+//! `Set-Cookie` helpers for browser apps: tokens in HttpOnly cookies.
+//!
+//! ```
+//! use jwt_layer::cookie::AuthCookies;
+//!
+//! let cookies = AuthCookies::new();
+//! let set = cookies.access_cookie("eyJ.a.b", 900);
+//! assert_eq!(
+//!     set.to_string(),
+//!     "__Host-access_token=eyJ.a.b; HttpOnly; SameSite=Lax; Secure; Path=/; Max-Age=900"
+//! );
+//! ```
+//!
+//! Why these attributes (OWASP session management):
+//! - `HttpOnly`: page scripts (and so XSS) cannot read the tokens;
+//! - `Secure`: never sent over plain HTTP (browsers treat `http://localhost` as
+//!   secure, so development still works);
+//! - `__Host-` prefix on the access cookie: the browser only accepts it with
+//!   `Secure`, `Path=/` and no `Domain`, so a sibling subdomain cannot plant one;
+//! - `SameSite=Lax` on the access cookie (top-level navigations keep you logged
+//!   in) and `Strict` on the refresh cookie, which is also scoped to the refresh
+//!   endpoints' path (default `/auth`) so it travels with no other request;
+//! - `Max-Age` equal to the token lifetime.
+//!
+//! Cookies are sent by the browser automatically, so cookie-authenticated
+//! requests with unsafe methods need CSRF protection: put
+//! `tower_http::csrf::CsrfLayer` (Fetch Metadata and `Origin` checks) in front.
+//! Bearer-header requests are not exposed to CSRF.
+use ::cookie::{Cookie, SameSite};
+use http::header::{self, HeaderMap, HeaderValue};
+
+use crate::error::AuthError;
+use crate::refresh::TokenPair;
+use crate::source::{DEFAULT_COOKIE_NAME, TokenSource};
+
+/// The default refresh cookie name (`__Secure-`: it needs a narrower path than
+/// `__Host-` allows).
+pub const DEFAULT_REFRESH_COOKIE_NAME: &str = "__Secure-refresh_token";
+/// The default path of the refresh cookie: where the refresh and logout endpoints live.
+pub const DEFAULT_REFRESH_PATH: &str = "/auth";
+
+/// Names and attributes of the access and refresh cookies.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthCookies {
+    access_name: String,
+    refresh_name: String,
+    refresh_path: String,
+}
+
+impl Default for AuthCookies {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl AuthCookies {
+    /// `__Host-access_token` and `__Secure-refresh_token` on `/auth`.
+    pub fn new() -> Self {
+        Self {
+            access_name: DEFAULT_COOKIE_NAME.to_owned(),
+            refresh_name: DEFAULT_REFRESH_COOKIE_NAME.to_owned(),
+            refresh_path: DEFAULT_REFRESH_PATH.to_owned(),
+        }
+    }
+
+    /// Scopes the refresh cookie to `path` (where refresh and logout are served).
+    pub fn refresh_path(mut self, path: impl Into<String>) -> Self {
+        self.refresh_path = path.into();
+        self
+    }
+
+    /// The access cookie's name.
+    pub fn access_name(&self) -> &str {
+        &self.access_name
+    }
+
+    /// The refresh cookie's name.
+    pub fn refresh_name(&self) -> &str {
+        &self.refresh_name
+    }
+
+    /// The token source that reads the access cookie, for [`crate::JwtLayer::sources`].
+    pub fn access_source(&self) -> TokenSource {
+        TokenSource::cookie(self.access_name.clone())
+    }
+
+    /// The access token cookie.
+    pub fn access_cookie(&self, token: &str, max_age_secs: u64) -> Cookie<'static> {
+        Cookie::build((self.access_name.clone(), token.to_owned()))
+            .http_only(true)
+            .same_site(SameSite::Lax)
+            .secure(true)
+            .path("/")
+            .max_age(::cookie::time::Duration::seconds(clamp(max_age_secs)))
+            .build()
+    }
+
+    /// The refresh token cookie.
+    pub fn refresh_cookie(&self, token: &str, max_age_secs: u64) -> Cookie<'static> {
+        Cookie::build((self.refresh_name.clone(), token.to_owned()))
+            .http_only(true)
+            .same_site(SameSite::Strict)
+            .secure(true)
+            .path(self.refresh_path.clone())
+            .max_age(::cookie::time::Duration::seconds(clamp(max_age_secs)))
+            .build()
+    }
+
+    /// Appends `Set-Cookie` for both tokens of `pair`, and `Cache-Control: no-store`.
+    pub fn set_pair(&self, headers: &mut HeaderMap, pair: &TokenPair) {
+        append(headers, &self.access_cookie(&pair.access.access_token, pair.access.expires_in));
+        append(headers, &self.refresh_cookie(&pair.refresh_token, pair.refresh_expires_in));
+        no_store(headers);
+    }
+
+    /// Appends `Set-Cookie` headers that delete both cookies (logout).
+    pub fn clear(&self, headers: &mut HeaderMap) {
+        append(headers, &self.access_cookie("", 0));
+        append(headers, &self.refresh_cookie("", 0));
+        no_store(headers);
+    }
+
+    /// The refresh token from the request's refresh cookie. A duplicated cookie is
+    /// refused, like a duplicated access cookie.
+    pub fn refresh_token(&self, headers: &HeaderMap) -> Result<Option<String>, AuthError> {
+        let mut found = None;
+        for value in headers.get_all(header::COOKIE) {
+            let Ok(value) = value.to_str() else { continue };
+            for cookie in Cookie::split_parse(value).flatten() {
+                if cookie.name() == self.refresh_name {
+                    if found.is_some() {
+                        return Err(AuthError::ConflictingCredentials);
+                    }
+                    found = Some(cookie.value().to_owned());
+                }
+            }
+        }
+        Ok(found.filter(|v| !v.is_empty()))
+    }
+}
+
+fn clamp(secs: u64) -> i64 {
+    i64::try_from(secs).unwrap_or(i64::MAX / 1000)
+}
+
+fn append(headers: &mut HeaderMap, cookie: &Cookie<'_>) {
+    // Names are ours and values are base64url tokens: always valid header bytes.
+    if let Ok(value) = HeaderValue::from_str(&cookie.to_string()) {
+        headers.append(header::SET_COOKIE, value);
+    }
+}
+
+/// Sets `Cache-Control: no-store` and `Pragma: no-cache` (RFC 6749 §5.1): token
+/// responses must not be cached.
+pub fn no_store(headers: &mut HeaderMap) {
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+}

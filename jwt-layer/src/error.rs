@@ -1,0 +1,276 @@
+//! Why a request was refused, and how the refusal is answered.
+//!
+//! Every rejection is an [`AuthError`]. By default it is answered the RFC 6750 way:
+//!
+//! | error                                   | status | `WWW-Authenticate`                          |
+//! |-----------------------------------------|--------|---------------------------------------------|
+//! | no credentials at all                   | 401    | `Bearer realm="…"` (no error code, §3.1)    |
+//! | malformed, forged, expired, wrong claim | 401    | `Bearer realm="…", error="invalid_token"`   |
+//! | conflicting or duplicated credentials   | 400    | `Bearer realm="…", error="invalid_request"` |
+//! | revoked                                 | 401    | `error="invalid_token"`                     |
+//! | revocation store unreachable            | 503    | none (not the client's fault)               |
+//!
+//! The body is a small JSON document with the same `error` and a fixed
+//! `error_description`. Descriptions are constants: they never echo token bytes.
+//! Expired tokens say `"The access token expired"` so a client knows to refresh.
+//!
+//! The typed error is also put in the response extensions, so an outer layer can
+//! log or reshape it. Replace the whole response with
+//! [`JwtLayerBuilder::on_error`](crate::JwtLayerBuilder::on_error).
+use bytes::Bytes;
+use http::{HeaderValue, Response, StatusCode, header};
+
+/// Why a token or a request was refused.
+///
+/// `Display` gives a fixed, client-safe description; it never contains token bytes.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum AuthError {
+    /// No credentials were sent (and the layer is in required mode).
+    #[error("No access token was provided")]
+    Missing,
+    /// The token is not a well-formed compact JWS (length, charset, dots, base64, JSON).
+    #[error("The access token is malformed")]
+    Malformed,
+    /// The `Authorization` header is not a valid `Bearer` credential.
+    #[error("The Authorization header is malformed")]
+    MalformedHeader,
+    /// Credentials were sent twice, or two sources disagree.
+    #[error("Conflicting or duplicated credentials")]
+    ConflictingCredentials,
+    /// The header names an algorithm that is not allowed, or not the one bound to the key.
+    #[error("The access token algorithm is not accepted")]
+    DisallowedAlgorithm,
+    /// The header's `kid` is unknown, or no `kid` was sent and several keys are configured.
+    #[error("The access token key is unknown")]
+    UnknownKey,
+    /// The header carries a `crit` parameter (none is understood, RFC 7515 §4.1.11).
+    #[error("The access token has unsupported critical header parameters")]
+    CriticalHeader,
+    /// The header's `typ` is not one of the accepted types.
+    #[error("The access token type is not accepted")]
+    WrongType,
+    /// The signature does not verify.
+    #[error("The access token signature is invalid")]
+    BadSignature,
+    /// `exp` is missing.
+    #[error("The access token has no expiry")]
+    MissingExpiry,
+    /// `exp` is in the past (leeway included).
+    #[error("The access token expired")]
+    Expired,
+    /// `nbf` is in the future (leeway included).
+    #[error("The access token is not valid yet")]
+    NotYetValid,
+    /// `iat` is in the future (leeway included).
+    #[error("The access token was issued in the future")]
+    IssuedInFuture,
+    /// `iss` is missing, not a single string, or not the configured issuer.
+    #[error("The access token issuer is not accepted")]
+    WrongIssuer,
+    /// `aud` is missing or does not contain the configured audience.
+    #[error("The access token audience is not accepted")]
+    WrongAudience,
+    /// A registered claim has the wrong JSON type (e.g. a string `exp`).
+    #[error("The access token has an invalid claim")]
+    InvalidClaim,
+    /// The claims do not deserialize into the application's claims type.
+    #[error("The access token claims do not match the expected shape")]
+    ClaimsShape,
+    /// The token (or its family or subject) was revoked.
+    #[error("The access token was revoked")]
+    Revoked,
+    /// The revocation store could not be asked: the request fails closed.
+    #[error("The token revocation store is unavailable")]
+    StoreUnavailable,
+    /// A custom token source failed.
+    #[error("The credentials could not be read")]
+    SourceFailed,
+}
+
+/// The RFC 6750 §3.1 error code an [`AuthError`] maps to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorCode {
+    /// No code: the request carried no credentials at all.
+    None,
+    /// `invalid_request`: the request is malformed.
+    InvalidRequest,
+    /// `invalid_token`: the token is malformed, forged, expired or otherwise invalid.
+    InvalidToken,
+    /// `insufficient_scope`: authenticated, but not allowed (used by authorization guards).
+    InsufficientScope,
+}
+
+impl ErrorCode {
+    /// The code as it appears in `error="…"`, if any.
+    pub fn as_str(self) -> Option<&'static str> {
+        match self {
+            ErrorCode::None => None,
+            ErrorCode::InvalidRequest => Some("invalid_request"),
+            ErrorCode::InvalidToken => Some("invalid_token"),
+            ErrorCode::InsufficientScope => Some("insufficient_scope"),
+        }
+    }
+}
+
+impl AuthError {
+    /// The RFC 6750 error code.
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            AuthError::Missing => ErrorCode::None,
+            AuthError::MalformedHeader | AuthError::ConflictingCredentials => {
+                ErrorCode::InvalidRequest
+            }
+            AuthError::StoreUnavailable | AuthError::SourceFailed => ErrorCode::None,
+            _ => ErrorCode::InvalidToken,
+        }
+    }
+
+    /// The HTTP status this error is answered with.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            AuthError::MalformedHeader | AuthError::ConflictingCredentials => {
+                StatusCode::BAD_REQUEST
+            }
+            AuthError::StoreUnavailable | AuthError::SourceFailed => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
+            _ => StatusCode::UNAUTHORIZED,
+        }
+    }
+
+    /// A short machine-readable reason, used in logs (`reason = "expired"`).
+    pub fn reason(&self) -> &'static str {
+        match self {
+            AuthError::Missing => "missing",
+            AuthError::Malformed => "malformed",
+            AuthError::MalformedHeader => "malformed_header",
+            AuthError::ConflictingCredentials => "conflicting_credentials",
+            AuthError::DisallowedAlgorithm => "disallowed_algorithm",
+            AuthError::UnknownKey => "unknown_key",
+            AuthError::CriticalHeader => "critical_header",
+            AuthError::WrongType => "wrong_type",
+            AuthError::BadSignature => "bad_signature",
+            AuthError::MissingExpiry => "missing_expiry",
+            AuthError::Expired => "expired",
+            AuthError::NotYetValid => "not_yet_valid",
+            AuthError::IssuedInFuture => "issued_in_future",
+            AuthError::WrongIssuer => "wrong_issuer",
+            AuthError::WrongAudience => "wrong_audience",
+            AuthError::InvalidClaim => "invalid_claim",
+            AuthError::ClaimsShape => "claims_shape",
+            AuthError::Revoked => "revoked",
+            AuthError::StoreUnavailable => "store_unavailable",
+            AuthError::SourceFailed => "source_failed",
+        }
+    }
+
+    /// The default response: status, RFC 6750 challenge and a JSON body.
+    pub fn to_response(&self, realm: &str) -> Response<Bytes> {
+        error_response(self.status(), self.code(), &self.to_string(), realm)
+    }
+}
+
+/// Builds an RFC 6750 error response: `status`, a `WWW-Authenticate: Bearer` challenge
+/// (omitted for 5xx), `Cache-Control: no-store` and a JSON body
+/// `{"error": code, "error_description": description}`.
+///
+/// Used by the layer and by the authorization guards of `jwt-extractor`, so every
+/// refusal of the toolkit has one format.
+pub fn error_response(
+    status: StatusCode,
+    code: ErrorCode,
+    description: &str,
+    realm: &str,
+) -> Response<Bytes> {
+    let body = serde_json::json!({
+        "error": code.as_str().unwrap_or(if status.is_server_error() { "temporarily_unavailable" } else { "unauthorized" }),
+        "error_description": description,
+    });
+    let mut response = Response::new(Bytes::from(body.to_string()));
+    *response.status_mut() = status;
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    if !status.is_server_error() {
+        headers.insert(header::WWW_AUTHENTICATE, challenge(realm, code, description));
+    }
+    response
+}
+
+/// The `WWW-Authenticate` value for a Bearer challenge (RFC 6750 §3).
+pub fn challenge(realm: &str, code: ErrorCode, description: &str) -> HeaderValue {
+    let mut value = format!("Bearer realm=\"{}\"", quote_safe(realm));
+    if let Some(code) = code.as_str() {
+        value.push_str(&format!(
+            ", error=\"{code}\", error_description=\"{}\"",
+            quote_safe(description)
+        ));
+    }
+    // Realm and descriptions are sanitized to visible ASCII, so this cannot fail;
+    // fall back to the bare scheme rather than panic if it ever did.
+    HeaderValue::from_str(&value).unwrap_or_else(|_| HeaderValue::from_static("Bearer"))
+}
+
+/// RFC 6750 §3 restricts these values to %x20-21 / %x23-5B / %x5D-7E.
+fn quote_safe(text: &str) -> String {
+    text.chars()
+        .filter(|c| matches!(*c, ' '..='~') && *c != '"' && *c != '\\')
+        .collect()
+}
+
+/// Replaces the default refusal: given the error and the realm, build the response.
+pub type ErrorHandler = dyn Fn(&AuthError, &str) -> Response<Bytes> + Send + Sync;
+
+/// An error in the layer's or a key's configuration, found when it is built.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// An HMAC secret shorter than the hash output (RFC 7518 §3.2).
+    #[error("HMAC secret for {alg:?} is {len} bytes; at least {min} bytes are required (RFC 7518 §3.2)")]
+    SecretTooShort {
+        /// The algorithm.
+        alg: jsonwebtoken::Algorithm,
+        /// The length given.
+        len: usize,
+        /// The minimum length.
+        min: usize,
+    },
+    /// A key could not be parsed.
+    #[error("invalid {what} key: {reason}")]
+    InvalidKey {
+        /// What kind of key was expected.
+        what: &'static str,
+        /// Why it was refused.
+        reason: String,
+    },
+    /// The algorithm does not fit the key's family.
+    #[error("algorithm {alg:?} cannot be used with a {family} key")]
+    AlgorithmMismatch {
+        /// The algorithm.
+        alg: jsonwebtoken::Algorithm,
+        /// The key family.
+        family: &'static str,
+    },
+    /// The key set is empty.
+    #[error("the key set is empty: add at least one key")]
+    NoKeys,
+    /// Two keys share a `kid`, or several keys were added without a `kid`.
+    #[error("duplicate key id {0:?}: each key needs a distinct kid")]
+    DuplicateKid(String),
+    /// The leeway is larger than the 60 s this library allows.
+    #[error("leeway of {0} s is larger than the maximum of 60 s")]
+    LeewayTooLarge(u64),
+    /// No token source is configured.
+    #[error("no token source configured")]
+    NoSources,
+    /// A header or cookie name is not valid.
+    #[error("invalid name {0:?} for a token source")]
+    InvalidSourceName(String),
+    /// The list of accepted `typ` values is empty.
+    #[error("the list of accepted token types is empty")]
+    NoTypes,
+}

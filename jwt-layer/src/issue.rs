@@ -1,0 +1,206 @@
+//! Signing access tokens with the same configuration the layer verifies with.
+//!
+//! ```
+//! use jwt_layer::{Algorithm, KeySet, SigningKey, TokenIssuer, Validator};
+//! use serde_json::json;
+//! use std::time::Duration;
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let signing = SigningKey::hmac(Algorithm::HS256, &[1; 32])?.with_kid("k1");
+//! let validator = Validator::builder(KeySet::single(signing.verifying_key()))
+//!     .issuer("https://auth.example.com")
+//!     .audience("https://api.example.com")
+//!     .build()?;
+//! let issuer = TokenIssuer::new(signing, validator.clone())?.access_ttl(Duration::from_secs(600));
+//! let token = issuer.issue("user-1", &json!({ "roles": ["admin"] }))?;
+//! assert_eq!(token.token_type, "Bearer");
+//! assert_eq!(token.expires_in, 600);
+//!
+//! let verified = validator.verify::<serde_json::Value>(&token.access_token)?;
+//! assert_eq!(verified.token().subject(), Some("user-1"));
+//! assert!(verified.token().has_role("admin"));
+//! # Ok(()) }
+//! ```
+//!
+//! Every token carries `typ: at+jwt` (RFC 9068), the key's `kid`, `iss` and `aud`
+//! from the [`Validator`], `sub`, `iat`, `nbf`, `exp` from the TTL and a random
+//! `jti`. [`TokenIssuer::new`] signs and verifies a probe token, so an issuer whose
+//! key or claims the validator would refuse is a configuration error at start-up,
+//! not a 401 at the first request.
+use std::time::Duration;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jsonwebtoken::Header;
+use rand::RngCore;
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use crate::error::ConfigError;
+use crate::keys::SigningKey;
+use crate::validate::{ACCESS_TOKEN_TYPE, Validator, now};
+
+/// Default access token lifetime: 15 minutes.
+pub const DEFAULT_ACCESS_TTL: Duration = Duration::from_secs(15 * 60);
+
+/// Claims the issuer sets itself; application claims may not use these names.
+pub const RESERVED_CLAIMS: [&str; 8] = ["iss", "sub", "aud", "exp", "nbf", "iat", "jti", "sid"];
+
+/// Signs access tokens.
+#[derive(Clone, Debug)]
+pub struct TokenIssuer {
+    signing: SigningKey,
+    validator: Validator,
+    ttl: Duration,
+}
+
+/// An access token and its metadata, serialized as an RFC 6749 §5.1 token response.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct IssuedToken {
+    /// The compact JWT.
+    pub access_token: String,
+    /// Always `"Bearer"`.
+    pub token_type: &'static str,
+    /// Seconds until it expires.
+    pub expires_in: u64,
+    /// Its `jti`.
+    #[serde(skip)]
+    pub jti: String,
+    /// Its `exp`.
+    #[serde(skip)]
+    pub exp: u64,
+}
+
+/// Why a token could not be issued.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum IssueError {
+    /// The application claims are not a JSON object.
+    #[error("application claims must serialize to a JSON object")]
+    NotAnObject,
+    /// The application claims use a name the issuer sets itself.
+    #[error("claim {0:?} is set by the issuer and cannot be given by the application")]
+    ReservedClaim(String),
+    /// Serialization or signing failed.
+    #[error("signing failed: {0}")]
+    Signing(String),
+}
+
+impl TokenIssuer {
+    /// An issuer signing with `signing`, for tokens `validator` accepts.
+    ///
+    /// Fails if a probe token signed with this key is refused by the validator
+    /// (key not in the set, wrong `kid` or algorithm).
+    pub fn new(signing: SigningKey, validator: Validator) -> Result<Self, ConfigError> {
+        let issuer = Self {
+            signing,
+            validator,
+            ttl: DEFAULT_ACCESS_TTL,
+        };
+        let probe = issuer
+            .issue("probe", &Map::new())
+            .map_err(|e| ConfigError::InvalidKey {
+                what: "signing",
+                reason: e.to_string(),
+            })?;
+        if let Err(err) = issuer.validator.verify::<Value>(&probe.access_token) {
+            return Err(ConfigError::InvalidKey {
+                what: "signing",
+                reason: format!("the validator refuses tokens signed with this key: {err}"),
+            });
+        }
+        Ok(issuer)
+    }
+
+    /// Sets the access token lifetime (default 15 minutes).
+    pub fn access_ttl(mut self, ttl: Duration) -> Self {
+        self.ttl = ttl;
+        self
+    }
+
+    /// The access token lifetime.
+    pub fn ttl(&self) -> Duration {
+        self.ttl
+    }
+
+    /// The validator the tokens are issued for.
+    pub fn validator(&self) -> &Validator {
+        &self.validator
+    }
+
+    /// The signing key.
+    pub fn signing_key(&self) -> &SigningKey {
+        &self.signing
+    }
+
+    /// Signs an access token for `subject` with the application's `claims`
+    /// (any `Serialize` that is a JSON object, e.g. a struct or `json!({...})`).
+    pub fn issue<C: Serialize + ?Sized>(
+        &self,
+        subject: &str,
+        claims: &C,
+    ) -> Result<IssuedToken, IssueError> {
+        self.issue_in_session(subject, claims, None)
+    }
+
+    /// As [`issue`](Self::issue), with a session id (`sid`): the refresh family the
+    /// token belongs to, so that revoking the family also revokes the token.
+    pub fn issue_in_session<C: Serialize + ?Sized>(
+        &self,
+        subject: &str,
+        claims: &C,
+        session: Option<&str>,
+    ) -> Result<IssuedToken, IssueError> {
+        let mut object = match serde_json::to_value(claims) {
+            Ok(Value::Object(map)) => map,
+            Ok(Value::Null) => Map::new(),
+            Ok(_) => return Err(IssueError::NotAnObject),
+            Err(e) => return Err(IssueError::Signing(e.to_string())),
+        };
+        if let Some(name) = RESERVED_CLAIMS.iter().find(|name| object.contains_key(**name)) {
+            return Err(IssueError::ReservedClaim((*name).to_owned()));
+        }
+        let iat = now();
+        let expires_in = self.ttl.as_secs();
+        let exp = iat + expires_in;
+        let jti = random_id();
+        if let Some(issuer) = self.validator.issuer() {
+            object.insert("iss".into(), issuer.into());
+        }
+        if let Some(audience) = self.validator.audience() {
+            object.insert("aud".into(), audience.into());
+        }
+        object.insert("sub".into(), subject.into());
+        object.insert("iat".into(), iat.into());
+        object.insert("nbf".into(), iat.into());
+        object.insert("exp".into(), exp.into());
+        object.insert("jti".into(), jti.clone().into());
+        if let Some(session) = session {
+            object.insert("sid".into(), session.into());
+        }
+        let mut header = Header::new(self.signing.algorithm());
+        header.typ = Some(ACCESS_TOKEN_TYPE.to_owned());
+        header.kid = self.signing.kid().map(str::to_owned);
+        let access_token = jsonwebtoken::encode(&header, &object, &self.signing.encoding)
+            .map_err(|e| IssueError::Signing(e.to_string()))?;
+        Ok(IssuedToken {
+            access_token,
+            token_type: "Bearer",
+            expires_in,
+            jti,
+            exp,
+        })
+    }
+
+    /// The public keys of the validator as a JWKS document (HMAC keys are never published).
+    pub fn jwks(&self) -> jsonwebtoken::jwk::JwkSet {
+        self.validator.keys().jwks()
+    }
+}
+
+/// 128 random bits, base64url: for `jti` and family ids.
+pub(crate) fn random_id() -> String {
+    let mut bytes = [0u8; 16];
+    rand::rng().fill_bytes(&mut bytes);
+    URL_SAFE_NO_PAD.encode(bytes)
+}

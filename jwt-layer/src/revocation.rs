@@ -1,0 +1,25 @@
+//! The revocation hook: an async check run after signature and claims pass.
+//!
+//! [`RevocationCheck`] is implemented by the stores of [`crate::store`] (through
+//! [`Revocations`](crate::store::Revocations)); implement it yourself to consult
+//! anything else. If the check cannot be made (store down, timeout), the request
+//! fails closed with `503` and the reason is logged, never passed.
+use crate::claims::VerifiedToken;
+use crate::source::BoxFuture;
+
+/// The answer of a revocation check that could not say yes.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RevocationError {
+    /// The token, its family or its subject was revoked.
+    #[error("token revoked")]
+    Revoked,
+    /// The check could not be made; the request fails closed.
+    #[error("revocation check unavailable: {0}")]
+    Unavailable(String),
+}
+
+/// Decides whether a verified token is still good.
+pub trait RevocationCheck: Send + Sync + 'static {
+    /// `Ok(())` if the token is not revoked.
+    fn check<'a>(&'a self, token: &'a VerifiedToken) -> BoxFuture<'a, Result<(), RevocationError>>;
+}

@@ -1,0 +1,265 @@
+//! Where the token is taken from: an ordered list of sources.
+//!
+//! ```
+//! use jwt_layer::TokenSource;
+//!
+//! // The default: the `Authorization: Bearer` header only.
+//! let default = vec![TokenSource::Bearer];
+//!
+//! // A browser app: bearer header for API clients, the HttpOnly cookie for the page.
+//! let sources = vec![TokenSource::Bearer, TokenSource::cookie("__Host-access_token")];
+//! # let _ = (default, sources);
+//! ```
+//!
+//! Rules, in this order, so that a request never has two meanings:
+//! - two `Authorization` headers, a cookie sent twice, or the same custom header
+//!   twice: `400 invalid_request`;
+//! - a token present in two sources with different values: `400 invalid_request`;
+//! - the first source that has a token decides: if that token is malformed, the
+//!   request is refused; it never falls back to the next source.
+//!
+//! An `Authorization` header with another scheme (`Basic …`) is not a bearer
+//! credential and counts as absent, so the layer can sit beside other schemes.
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use http::request::Parts;
+use http::{HeaderName, header};
+
+use crate::error::AuthError;
+
+/// The default cookie name. The `__Host-` prefix makes browsers refuse the cookie
+/// unless it is `Secure`, has `Path=/` and no `Domain`, so a sibling subdomain
+/// cannot plant or overwrite it.
+pub const DEFAULT_COOKIE_NAME: &str = "__Host-access_token";
+
+/// A boxed, sendable future, as returned by pluggable sources and stores.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// Finds a token in a request, for sources the built-in ones do not cover.
+///
+/// Return `Ok(None)` when this source has no token, `Ok(Some(token))` when it has
+/// one, and `Err(_)` when the request is malformed for this source (400) or the
+/// source failed (503); see [`SourceError`].
+pub trait ExtractToken: Send + Sync + 'static {
+    /// Looks for a token in the request head.
+    fn extract<'a>(&'a self, parts: &'a Parts) -> BoxFuture<'a, Result<Option<String>, SourceError>>;
+}
+
+/// Why a custom source could not answer.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SourceError {
+    /// The credentials in the request are malformed (answered 400 `invalid_request`).
+    #[error("malformed credentials")]
+    Malformed,
+    /// The source itself failed (answered 503, fail closed).
+    #[error("token source failed: {0}")]
+    Failed(String),
+}
+
+/// One place a token can come from.
+#[derive(Clone)]
+#[non_exhaustive]
+pub enum TokenSource {
+    /// `Authorization: Bearer <token>` (RFC 6750 §2.1). The scheme is matched
+    /// case-insensitively; exactly one space, then one token.
+    Bearer,
+    /// A cookie by name (RFC 6265 syntax), typically HttpOnly.
+    Cookie(String),
+    /// A custom header carrying the bare token.
+    Header(HeaderName),
+    /// A query parameter. **Discouraged** (RFC 6750 §2.3): URLs end up in logs,
+    /// browser history and `Referer` headers. Only for clients that cannot set
+    /// headers, such as a browser `WebSocket` or `EventSource`.
+    Query(String),
+    /// Anything else, possibly async.
+    Custom(Arc<dyn ExtractToken>),
+}
+
+impl std::fmt::Debug for TokenSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TokenSource::Bearer => f.write_str("Bearer"),
+            TokenSource::Cookie(name) => f.debug_tuple("Cookie").field(name).finish(),
+            TokenSource::Header(name) => f.debug_tuple("Header").field(name).finish(),
+            TokenSource::Query(name) => f.debug_tuple("Query").field(name).finish(),
+            TokenSource::Custom(_) => f.write_str("Custom(..)"),
+        }
+    }
+}
+
+impl TokenSource {
+    /// A cookie source.
+    pub fn cookie(name: impl Into<String>) -> Self {
+        TokenSource::Cookie(name.into())
+    }
+
+    /// A custom header source, e.g. `HeaderName::from_static("x-api-token")`.
+    pub fn header(name: HeaderName) -> Self {
+        TokenSource::Header(name)
+    }
+
+    /// A query parameter source. See the warning on [`TokenSource::Query`].
+    pub fn query(name: impl Into<String>) -> Self {
+        TokenSource::Query(name.into())
+    }
+
+    /// A custom source.
+    pub fn custom(source: impl ExtractToken) -> Self {
+        TokenSource::Custom(Arc::new(source))
+    }
+
+    /// A short name for logs.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            TokenSource::Bearer => "bearer",
+            TokenSource::Cookie(_) => "cookie",
+            TokenSource::Header(_) => "header",
+            TokenSource::Query(_) => "query",
+            TokenSource::Custom(_) => "custom",
+        }
+    }
+
+    /// Finds this source's token in `parts`.
+    pub(crate) async fn find(&self, parts: &Parts) -> Result<Option<String>, AuthError> {
+        match self {
+            TokenSource::Bearer => bearer(parts),
+            TokenSource::Cookie(name) => cookie(parts, name),
+            TokenSource::Header(name) => single_header(parts, name),
+            TokenSource::Query(name) => query(parts, name),
+            TokenSource::Custom(custom) => match custom.extract(parts).await {
+                Ok(token) => Ok(token),
+                Err(SourceError::Malformed) => Err(AuthError::MalformedHeader),
+                Err(SourceError::Failed(reason)) => {
+                    tracing::warn!(%reason, "custom token source failed");
+                    Err(AuthError::SourceFailed)
+                }
+            },
+        }
+    }
+}
+
+/// The token found, and the source it came from.
+#[derive(Debug)]
+pub(crate) struct Found {
+    pub(crate) token: String,
+    pub(crate) source: &'static str,
+}
+
+/// Runs the sources in order and applies the conflict rules.
+pub(crate) async fn find_token(
+    sources: &[TokenSource],
+    parts: &Parts,
+) -> Result<Option<Found>, AuthError> {
+    let mut found: Option<Found> = None;
+    for source in sources {
+        if let Some(token) = source.find(parts).await? {
+            match &found {
+                None => {
+                    found = Some(Found {
+                        token,
+                        source: source.kind(),
+                    })
+                }
+                Some(first) if first.token != token => {
+                    return Err(AuthError::ConflictingCredentials);
+                }
+                Some(_) => {}
+            }
+        }
+    }
+    Ok(found)
+}
+
+fn bearer(parts: &Parts) -> Result<Option<String>, AuthError> {
+    let mut values = parts.headers.get_all(header::AUTHORIZATION).iter();
+    let Some(value) = values.next() else {
+        return Ok(None);
+    };
+    if values.next().is_some() {
+        return Err(AuthError::ConflictingCredentials);
+    }
+    let value = value.as_bytes();
+    let (scheme, rest) = match value.iter().position(|b| *b == b' ') {
+        Some(space) => (&value[..space], &value[space + 1..]),
+        None => (value, &b""[..]),
+    };
+    if !scheme.eq_ignore_ascii_case(b"bearer") {
+        // Another scheme (Basic, Digest, …) is not ours to judge.
+        return Ok(None);
+    }
+    // RFC 6750 §2.1: b64token, exactly one, after exactly one space.
+    if rest.is_empty() || !rest.iter().all(|b| is_b64token_char(*b)) {
+        return Err(AuthError::MalformedHeader);
+    }
+    match std::str::from_utf8(rest) {
+        Ok(token) => Ok(Some(token.to_owned())),
+        Err(_) => Err(AuthError::MalformedHeader),
+    }
+}
+
+fn cookie(parts: &Parts, name: &str) -> Result<Option<String>, AuthError> {
+    let mut found: Option<String> = None;
+    for header in parts.headers.get_all(header::COOKIE) {
+        let Ok(header) = header.to_str() else {
+            // Cookie headers with non-ASCII bytes cannot carry our token.
+            continue;
+        };
+        for cookie in cookie::Cookie::split_parse(header).flatten() {
+            if cookie.name() == name {
+                if found.is_some() {
+                    // A duplicated cookie is how cookie tossing from a sibling
+                    // subdomain shows up: refuse rather than guess which one.
+                    return Err(AuthError::ConflictingCredentials);
+                }
+                found = Some(cookie.value().to_owned());
+            }
+        }
+    }
+    match found {
+        Some(value) if value.is_empty() => Err(AuthError::Malformed),
+        other => Ok(other),
+    }
+}
+
+fn single_header(parts: &Parts, name: &HeaderName) -> Result<Option<String>, AuthError> {
+    let mut values = parts.headers.get_all(name).iter();
+    let Some(value) = values.next() else {
+        return Ok(None);
+    };
+    if values.next().is_some() {
+        return Err(AuthError::ConflictingCredentials);
+    }
+    match value.to_str() {
+        Ok(token) if !token.trim().is_empty() => Ok(Some(token.trim().to_owned())),
+        _ => Err(AuthError::MalformedHeader),
+    }
+}
+
+fn query(parts: &Parts, name: &str) -> Result<Option<String>, AuthError> {
+    let Some(query) = parts.uri.query() else {
+        return Ok(None);
+    };
+    let mut found: Option<&str> = None;
+    for pair in query.split('&') {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        if key == name {
+            if found.is_some() {
+                return Err(AuthError::ConflictingCredentials);
+            }
+            found = Some(value);
+        }
+    }
+    match found {
+        // JWTs are base64url with dots: they never need percent-encoding, so a
+        // value that does is not one of ours; the shape check refuses it.
+        Some("") => Err(AuthError::Malformed),
+        other => Ok(other.map(str::to_owned)),
+    }
+}
+
+/// RFC 6750 §2.1 `b64token` characters.
+fn is_b64token_char(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/' | b'=')
+}

@@ -1,0 +1,467 @@
+//! The verification policy: strict by default (RFC 7519, RFC 8725, RFC 9068).
+//!
+//! ```
+//! use jwt_layer::{Algorithm, Key, KeySet, Validator};
+//! use std::time::Duration;
+//!
+//! # fn main() -> Result<(), jwt_layer::ConfigError> {
+//! let validator = Validator::builder(KeySet::single(Key::hmac(Algorithm::HS256, &[42; 32])?))
+//!     .issuer("https://auth.example.com")
+//!     .audience("https://api.example.com")
+//!     .leeway(Duration::from_secs(5))
+//!     .build()?;
+//! # let _ = validator; Ok(()) }
+//! ```
+//!
+//! What a token must satisfy, in the order checked (each failure has its own
+//! [`AuthError`]):
+//!
+//! 1. at most [`DEFAULT_MAX_TOKEN_LEN`] bytes, only base64url characters, exactly two
+//!    dots, no empty part (so no unsigned `alg: none` token);
+//! 2. header: no `crit`; `typ` one of the accepted types (default `at+jwt`,
+//!    compared case-insensitively, `application/` prefix optional); `kid` names a
+//!    configured key (or there is one key); `alg` is exactly the key's algorithm;
+//!    `jwk`, `jku`, `x5u`, `x5c` are never used;
+//! 3. signature (by `jsonwebtoken`);
+//! 4. claims: `exp` present and `now < exp + leeway`; `nbf`, if present,
+//!    `nbf <= now + leeway`; `iat`, if present, `iat <= now + leeway`;
+//!    `iss` a single string equal to the configured issuer (required when one is
+//!    configured); `aud` containing the configured audience (required when one is
+//!    configured; a token that carries `aud` is refused when none is configured,
+//!    since nothing says it is meant for this service);
+//! 5. the claims deserialize into the application's type.
+//!
+//! The default leeway is [`DEFAULT_LEEWAY`] (30 s), at most 60 s.
+use std::sync::Arc;
+use std::time::Duration;
+
+use jsonwebtoken::errors::ErrorKind;
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value};
+
+use crate::claims::{RegisteredClaims, RoleClaim, Verified, VerifiedToken};
+use crate::error::{AuthError, ConfigError};
+use crate::keys::KeySet;
+
+/// Default clock-skew allowance: 30 seconds.
+pub const DEFAULT_LEEWAY: Duration = Duration::from_secs(30);
+/// The largest leeway the builder accepts.
+pub const MAX_LEEWAY: Duration = Duration::from_secs(60);
+/// Default cap on a token's length, checked before any decoding: 8 KiB.
+pub const DEFAULT_MAX_TOKEN_LEN: usize = 8 * 1024;
+/// The `typ` of access tokens (RFC 9068 §2.1).
+pub const ACCESS_TOKEN_TYPE: &str = "at+jwt";
+
+/// Verifies tokens: keys plus policy. Cheap to clone; shared by
+/// [`JwtLayer`](crate::JwtLayer) and [`TokenIssuer`](crate::TokenIssuer), so the
+/// tokens you issue are checked with exactly the configuration you serve.
+#[derive(Clone, Debug)]
+pub struct Validator {
+    inner: Arc<Policy>,
+}
+
+#[derive(Debug)]
+struct Policy {
+    keys: KeySet,
+    /// One `jsonwebtoken` validation per key (index-aligned with `keys`).
+    per_key: Vec<jsonwebtoken::Validation>,
+    leeway: u64,
+    issuer: Option<String>,
+    audience: Option<String>,
+    types: Option<Vec<String>>,
+    max_len: usize,
+    role_claim: RoleClaim,
+}
+
+/// Builds a [`Validator`].
+#[derive(Debug)]
+#[must_use]
+pub struct ValidatorBuilder {
+    keys: KeySet,
+    leeway: Duration,
+    issuer: Option<String>,
+    audience: Option<String>,
+    types: Option<Vec<String>>,
+    max_len: usize,
+    role_claim: RoleClaim,
+}
+
+impl Validator {
+    /// Starts a validator for these keys, with the strict defaults.
+    pub fn builder(keys: KeySet) -> ValidatorBuilder {
+        ValidatorBuilder {
+            keys,
+            leeway: DEFAULT_LEEWAY,
+            issuer: None,
+            audience: None,
+            types: Some(vec![ACCESS_TOKEN_TYPE.to_owned()]),
+            max_len: DEFAULT_MAX_TOKEN_LEN,
+            role_claim: RoleClaim::default(),
+        }
+    }
+
+    /// The keys.
+    pub fn keys(&self) -> &KeySet {
+        &self.inner.keys
+    }
+
+    /// The configured issuer.
+    pub fn issuer(&self) -> Option<&str> {
+        self.inner.issuer.as_deref()
+    }
+
+    /// The configured audience.
+    pub fn audience(&self) -> Option<&str> {
+        self.inner.audience.as_deref()
+    }
+
+    /// The leeway in seconds.
+    pub fn leeway_secs(&self) -> u64 {
+        self.inner.leeway
+    }
+
+    /// Verifies `token` and deserializes its claims into `T`, once.
+    ///
+    /// This is what the layer runs for each request; call it directly where there
+    /// is no HTTP request (a WebSocket message, a gRPC interceptor, a job queue).
+    pub fn verify<T: DeserializeOwned>(&self, token: &str) -> Result<Verified<T>, AuthError> {
+        let policy = &*self.inner;
+        check_shape(token, policy.max_len)?;
+
+        let header = jsonwebtoken::decode_header(token).map_err(|_| AuthError::Malformed)?;
+        if header.crit.is_some() {
+            return Err(AuthError::CriticalHeader);
+        }
+        if let Some(types) = &policy.types
+            && !header
+                .typ
+                .as_deref()
+                .is_some_and(|typ| types.iter().any(|t| same_media_type(t, typ)))
+        {
+            return Err(AuthError::WrongType);
+        }
+        let index = policy
+            .keys
+            .index_for(header.kid.as_deref())
+            .ok_or(AuthError::UnknownKey)?;
+        let key = &policy.keys.keys()[index];
+        if header.alg != key.alg {
+            return Err(AuthError::DisallowedAlgorithm);
+        }
+
+        let data = jsonwebtoken::decode::<Value>(token, &key.decoding, &policy.per_key[index])
+            .map_err(map_jwt_error)?;
+        let Value::Object(raw) = data.claims else {
+            return Err(AuthError::Malformed);
+        };
+        let registered = policy.check_claims(&raw, now())?;
+        let claims = T::deserialize(&RawObject(&raw)).map_err(|_| AuthError::ClaimsShape)?;
+        let token = VerifiedToken::new(
+            registered,
+            raw,
+            header.kid,
+            key.alg,
+            policy.role_claim.clone(),
+        );
+        Ok(Verified::new(claims, token))
+    }
+}
+
+/// Deserializes `T` straight from the borrowed object, without cloning it into a `Value`.
+struct RawObject<'a>(&'a Map<String, Value>);
+
+impl<'de> serde::Deserializer<'de> for &'de RawObject<'de> {
+    type Error = serde_json::Error;
+
+    fn deserialize_any<V: serde::de::Visitor<'de>>(self, visitor: V) -> Result<V::Value, Self::Error> {
+        serde::Deserializer::deserialize_any(
+            serde::de::value::MapDeserializer::new(self.0.iter().map(|(k, v)| (k.as_str(), v))),
+            visitor,
+        )
+    }
+
+    serde::forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string
+        bytes byte_buf option unit unit_struct newtype_struct seq tuple
+        tuple_struct map struct enum identifier ignored_any
+    }
+}
+
+impl ValidatorBuilder {
+    /// Requires `iss` to be exactly this string.
+    pub fn issuer(mut self, issuer: impl Into<String>) -> Self {
+        self.issuer = Some(issuer.into());
+        self
+    }
+
+    /// Requires `aud` to be, or contain, this string.
+    pub fn audience(mut self, audience: impl Into<String>) -> Self {
+        self.audience = Some(audience.into());
+        self
+    }
+
+    /// Clock-skew allowance for `exp`, `nbf` and `iat` (default 30 s, at most 60 s).
+    pub fn leeway(mut self, leeway: Duration) -> Self {
+        self.leeway = leeway;
+        self
+    }
+
+    /// The accepted `typ` header values (default: only `at+jwt`).
+    pub fn accept_types<I, S>(mut self, types: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.types = Some(types.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// Accepts any `typ`, or none. For tokens from identity providers that do not
+    /// type their access tokens; it weakens the defence against token confusion
+    /// (an ID token or another JWT signed by the same key passing as an access
+    /// token), so pair it with a dedicated audience.
+    pub fn accept_any_type(mut self) -> Self {
+        self.types = None;
+        self
+    }
+
+    /// Cap on the token length, checked before any decoding (default 8 KiB).
+    pub fn max_token_len(mut self, bytes: usize) -> Self {
+        self.max_len = bytes;
+        self
+    }
+
+    /// Where roles are read from (default `roles`).
+    pub fn role_claim(mut self, claim: RoleClaim) -> Self {
+        self.role_claim = claim;
+        self
+    }
+
+    /// Checks the configuration.
+    pub fn build(self) -> Result<Validator, ConfigError> {
+        let leeway = self.leeway.as_secs();
+        if self.leeway > MAX_LEEWAY {
+            return Err(ConfigError::LeewayTooLarge(leeway));
+        }
+        if self.types.as_ref().is_some_and(Vec::is_empty) {
+            return Err(ConfigError::NoTypes);
+        }
+        if self.keys.is_empty() {
+            return Err(ConfigError::NoKeys);
+        }
+        let per_key = self
+            .keys
+            .keys()
+            .iter()
+            .map(|key| {
+                let mut validation = jsonwebtoken::Validation::new(key.alg);
+                validation.leeway = leeway;
+                validation.validate_exp = true;
+                validation.validate_nbf = true;
+                let mut required = vec!["exp"];
+                if let Some(issuer) = &self.issuer {
+                    validation.set_issuer(&[issuer]);
+                    required.push("iss");
+                }
+                if let Some(audience) = &self.audience {
+                    validation.set_audience(&[audience]);
+                    required.push("aud");
+                }
+                validation.set_required_spec_claims(&required);
+                validation
+            })
+            .collect();
+        Ok(Validator {
+            inner: Arc::new(Policy {
+                keys: self.keys,
+                per_key,
+                leeway,
+                issuer: self.issuer,
+                audience: self.audience,
+                types: self.types,
+                max_len: self.max_len,
+                role_claim: self.role_claim,
+            }),
+        })
+    }
+}
+
+impl Policy {
+    /// The checks `jsonwebtoken` does not make, or makes more loosely.
+    fn check_claims(&self, raw: &Map<String, Value>, now: u64) -> Result<RegisteredClaims, AuthError> {
+        let exp = numeric_date(raw.get("exp"))?.ok_or(AuthError::MissingExpiry)?;
+        // Strict: a token is dead at `exp` itself (RFC 7519 §4.1.4 "on or after").
+        if now >= exp.saturating_add(self.leeway) {
+            return Err(AuthError::Expired);
+        }
+        let nbf = numeric_date(raw.get("nbf"))?;
+        if nbf.is_some_and(|nbf| nbf > now.saturating_add(self.leeway)) {
+            return Err(AuthError::NotYetValid);
+        }
+        let iat = numeric_date(raw.get("iat"))?;
+        if iat.is_some_and(|iat| iat > now.saturating_add(self.leeway)) {
+            return Err(AuthError::IssuedInFuture);
+        }
+        let iss = match raw.get("iss") {
+            None => None,
+            Some(Value::String(iss)) => Some(iss.clone()),
+            Some(_) => return Err(AuthError::WrongIssuer),
+        };
+        if let Some(expected) = &self.issuer
+            && iss.as_deref() != Some(expected.as_str())
+        {
+            return Err(AuthError::WrongIssuer);
+        }
+        let aud = match raw.get("aud") {
+            None => Vec::new(),
+            Some(Value::String(aud)) => vec![aud.clone()],
+            Some(Value::Array(items)) => items
+                .iter()
+                .map(|item| item.as_str().map(str::to_owned).ok_or(AuthError::WrongAudience))
+                .collect::<Result<_, _>>()?,
+            Some(_) => return Err(AuthError::WrongAudience),
+        };
+        match &self.audience {
+            Some(expected) if !aud.iter().any(|a| a == expected) => {
+                return Err(AuthError::WrongAudience);
+            }
+            None if !aud.is_empty() => return Err(AuthError::WrongAudience),
+            _ => {}
+        }
+        Ok(RegisteredClaims {
+            iss,
+            sub: string_claim(raw, "sub")?,
+            aud,
+            exp,
+            nbf,
+            iat,
+            jti: string_claim(raw, "jti")?,
+        })
+    }
+}
+
+fn string_claim(raw: &Map<String, Value>, name: &str) -> Result<Option<String>, AuthError> {
+    match raw.get(name) {
+        None => Ok(None),
+        Some(Value::String(value)) => Ok(Some(value.clone())),
+        Some(_) => Err(AuthError::InvalidClaim),
+    }
+}
+
+/// A NumericDate (RFC 7519 §2): a non-negative number of seconds; fractions are cut.
+fn numeric_date(value: Option<&Value>) -> Result<Option<u64>, AuthError> {
+    match value {
+        None => Ok(None),
+        Some(Value::Number(n)) => {
+            if let Some(secs) = n.as_u64() {
+                Ok(Some(secs))
+            } else {
+                match n.as_f64() {
+                    Some(f) if f.is_finite() && f >= 0.0 && f < u64::MAX as f64 => Ok(Some(f as u64)),
+                    _ => Err(AuthError::InvalidClaim),
+                }
+            }
+        }
+        Some(_) => Err(AuthError::InvalidClaim),
+    }
+}
+
+/// Seconds since the Unix epoch.
+pub(crate) fn now() -> u64 {
+    jsonwebtoken::get_current_timestamp()
+}
+
+/// RFC 7515 §4.1.9: media types compare case-insensitively, and the
+/// `application/` prefix may be left out.
+fn same_media_type(expected: &str, given: &str) -> bool {
+    fn strip(t: &str) -> &str {
+        if t.len() > 12 && t[..12].eq_ignore_ascii_case("application/") {
+            &t[12..]
+        } else {
+            t
+        }
+    }
+    strip(expected).eq_ignore_ascii_case(strip(given))
+}
+
+/// Cheap structural checks before any base64 or JSON work.
+fn check_shape(token: &str, max_len: usize) -> Result<(), AuthError> {
+    if token.is_empty() || token.len() > max_len {
+        return Err(AuthError::Malformed);
+    }
+    let mut dots = 0;
+    let mut part_len = 0;
+    for byte in token.bytes() {
+        match byte {
+            b'.' => {
+                if part_len == 0 {
+                    return Err(AuthError::Malformed);
+                }
+                dots += 1;
+                part_len = 0;
+            }
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' => part_len += 1,
+            _ => return Err(AuthError::Malformed),
+        }
+    }
+    if dots != 2 || part_len == 0 {
+        return Err(AuthError::Malformed);
+    }
+    Ok(())
+}
+
+fn map_jwt_error(err: jsonwebtoken::errors::Error) -> AuthError {
+    match err.kind() {
+        ErrorKind::InvalidSignature
+        | ErrorKind::InvalidEcdsaKey
+        | ErrorKind::InvalidEddsaKey
+        | ErrorKind::InvalidRsaKey(_)
+        | ErrorKind::Provider(_) => AuthError::BadSignature,
+        ErrorKind::ExpiredSignature => AuthError::Expired,
+        ErrorKind::ImmatureSignature => AuthError::NotYetValid,
+        ErrorKind::InvalidIssuer => AuthError::WrongIssuer,
+        ErrorKind::InvalidAudience => AuthError::WrongAudience,
+        ErrorKind::MissingRequiredClaim(claim) => match claim.as_str() {
+            "exp" => AuthError::MissingExpiry,
+            "iss" => AuthError::WrongIssuer,
+            "aud" => AuthError::WrongAudience,
+            _ => AuthError::InvalidClaim,
+        },
+        ErrorKind::InvalidClaimFormat(_) => AuthError::InvalidClaim,
+        ErrorKind::InvalidAlgorithm | ErrorKind::MissingAlgorithm | ErrorKind::UnsupportedAlgorithm => {
+            AuthError::DisallowedAlgorithm
+        }
+        _ => AuthError::Malformed,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shape_checks() {
+        assert!(check_shape("a.b.c", 100).is_ok());
+        for bad in ["", "a.b", "a.b.c.d", "a..c", ".b.c", "a.b.", "a.b.c=", "a.b.c ", "é.b.c"] {
+            assert_eq!(check_shape(bad, 100), Err(AuthError::Malformed), "{bad:?}");
+        }
+        assert_eq!(check_shape("aa.bb.cc", 7), Err(AuthError::Malformed));
+    }
+
+    #[test]
+    fn media_types() {
+        assert!(same_media_type("at+jwt", "AT+JWT"));
+        assert!(same_media_type("at+jwt", "application/at+jwt"));
+        assert!(!same_media_type("at+jwt", "jwt"));
+        assert!(!same_media_type("at+jwt", "application/"));
+    }
+
+    #[test]
+    fn numeric_dates() {
+        assert_eq!(numeric_date(Some(&serde_json::json!(10))), Ok(Some(10)));
+        assert_eq!(numeric_date(Some(&serde_json::json!(10.9))), Ok(Some(10)));
+        assert_eq!(numeric_date(Some(&serde_json::json!(-1))), Err(AuthError::InvalidClaim));
+        assert_eq!(numeric_date(Some(&serde_json::json!("10"))), Err(AuthError::InvalidClaim));
+        assert_eq!(numeric_date(Some(&serde_json::json!(1e300))), Err(AuthError::InvalidClaim));
+    }
+}
