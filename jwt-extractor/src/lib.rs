@@ -1,1 +1,70 @@
-//! x
+//! axum integration for [`jwt_layer`]: a typed [`Claims<T>`] extractor, optional
+//! authentication, and authorization guards the compiler checks.
+//!
+//! ```
+//! use axum::{Router, body::Body, routing::get};
+//! use http::{Request, StatusCode, header};
+//! use jwt_extractor::{Claims, RequireRole, role};
+//! use jwt_layer::{Algorithm, JwtLayer, KeySet, SigningKey, TokenIssuer, Validator};
+//! use serde::Deserialize;
+//! use serde_json::json;
+//! use tower::ServiceExt;
+//!
+//! #[derive(Deserialize)]
+//! struct User { sub: String }
+//! role!(pub Admin = "admin");
+//!
+//! async fn me(Claims(user): Claims<User>) -> String { user.sub.clone() }
+//! async fn admin(_: RequireRole<Admin>) -> &'static str { "welcome, admin" }
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let signing = SigningKey::hmac(Algorithm::HS256, b"0123456789abcdef0123456789abcdef")?;
+//! let validator = Validator::builder(KeySet::single(signing.verifying_key())).build()?;
+//! let issuer = TokenIssuer::new(signing, validator.clone())?;
+//!
+//! let app = Router::new()
+//!     .route("/me", get(me))
+//!     .route("/admin", get(admin))
+//!     .layer(JwtLayer::<User>::new(validator));
+//!
+//! let token = issuer.issue("ada", &json!({ "roles": ["user"] }))?.access_token;
+//! let get = |path: &str| Request::get(path)
+//!     .header(header::AUTHORIZATION, format!("Bearer {token}"))
+//!     .body(Body::empty());
+//!
+//! let response = app.clone().oneshot(get("/me")?).await?;
+//! assert_eq!(response.status(), StatusCode::OK);
+//!
+//! // Authenticated, but not an admin: 403 insufficient_scope.
+//! let response = app.oneshot(get("/admin")?).await?;
+//! assert_eq!(response.status(), StatusCode::FORBIDDEN);
+//! assert!(response.headers()[header::WWW_AUTHENTICATE].to_str()?.contains(r#"error="insufficient_scope""#));
+//! # Ok(()) }
+//! ```
+//!
+//! | passport-jwt / Express        | here                                         |
+//! |-------------------------------|----------------------------------------------|
+//! | `passport.authenticate('jwt')`| `.layer(JwtLayer::<T>::new(validator))`      |
+//! | `req.user`                    | `Claims(user): Claims<T>`                    |
+//! | `{ session: false }` optional | `JwtLayer::optional()` + `Option<Claims<T>>` |
+//! | a role-checking middleware    | `RequireRole<Admin>`, `require_role::<Admin>()` |
+//!
+//! The extractors never parse a token: they read what the layer verified, so a
+//! route without the layer in front answers 500 and logs which layer is missing.
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+mod claims;
+mod guard;
+mod policy;
+mod rejection;
+mod roles;
+
+pub use claims::{Claims, ClaimsType};
+pub use guard::{Guard, GuardFuture, GuardLayer, require, require_claims, require_role};
+pub use policy::{Policy, Require};
+pub use rejection::Rejection;
+#[doc(hidden)]
+pub use roles::__private;
+pub use roles::{AllOf, AnyOf, RequireRole, Role, RoleRequirement};

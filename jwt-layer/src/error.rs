@@ -86,6 +86,9 @@ pub enum AuthError {
     /// A custom token source failed.
     #[error("The credentials could not be read")]
     SourceFailed,
+    /// Authenticated, but the token lacks a role or fails a policy (403).
+    #[error("The access token lacks the required role or permission")]
+    InsufficientScope,
 }
 
 /// The RFC 6750 §3.1 error code an [`AuthError`] maps to.
@@ -122,6 +125,7 @@ impl AuthError {
                 ErrorCode::InvalidRequest
             }
             AuthError::StoreUnavailable | AuthError::SourceFailed => ErrorCode::None,
+            AuthError::InsufficientScope => ErrorCode::InsufficientScope,
             _ => ErrorCode::InvalidToken,
         }
     }
@@ -135,6 +139,7 @@ impl AuthError {
             AuthError::StoreUnavailable | AuthError::SourceFailed => {
                 StatusCode::SERVICE_UNAVAILABLE
             }
+            AuthError::InsufficientScope => StatusCode::FORBIDDEN,
             _ => StatusCode::UNAUTHORIZED,
         }
     }
@@ -162,6 +167,7 @@ impl AuthError {
             AuthError::Revoked => "revoked",
             AuthError::StoreUnavailable => "store_unavailable",
             AuthError::SourceFailed => "source_failed",
+            AuthError::InsufficientScope => "insufficient_scope",
         }
     }
 
@@ -224,6 +230,64 @@ fn quote_safe(text: &str) -> String {
 
 /// Replaces the default refusal: given the error and the realm, build the response.
 pub type ErrorHandler = dyn Fn(&AuthError, &str) -> Response<Bytes> + Send + Sync;
+
+/// Answers refusals the way the layer was configured to (realm and response hook).
+///
+/// The layer puts one in the extensions of every request it lets through, so that
+/// authorization guards behind it (`jwt-extractor`'s `RequireRole`) answer in the
+/// same format. Cheap to clone.
+#[derive(Clone)]
+pub struct ErrorResponder {
+    realm: std::sync::Arc<str>,
+    handler: Option<std::sync::Arc<ErrorHandler>>,
+}
+
+impl std::fmt::Debug for ErrorResponder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ErrorResponder")
+            .field("realm", &self.realm)
+            .field("custom_handler", &self.handler.is_some())
+            .finish()
+    }
+}
+
+impl Default for ErrorResponder {
+    /// Realm `"api"`, the default RFC 6750 responses.
+    fn default() -> Self {
+        Self::new(crate::DEFAULT_REALM, None)
+    }
+}
+
+impl ErrorResponder {
+    pub(crate) fn new(realm: &str, handler: Option<std::sync::Arc<ErrorHandler>>) -> Self {
+        Self {
+            realm: realm.into(),
+            handler,
+        }
+    }
+
+    /// The realm.
+    pub fn realm(&self) -> &str {
+        &self.realm
+    }
+
+    /// The refusal for `err`, with `err` in the response extensions, logged at
+    /// `debug` (no credentials) or `info` (anything else) with its reason.
+    pub fn respond(&self, err: AuthError) -> Response<Bytes> {
+        match err {
+            AuthError::Missing => {
+                tracing::debug!(target: "jwt_layer", reason = err.reason(), "request refused")
+            }
+            _ => tracing::info!(target: "jwt_layer", reason = err.reason(), "request refused"),
+        }
+        let mut response = match &self.handler {
+            Some(handler) => handler(&err, &self.realm),
+            None => err.to_response(&self.realm),
+        };
+        response.extensions_mut().insert(err);
+        response
+    }
+}
 
 /// An error in the layer's or a key's configuration, found when it is built.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

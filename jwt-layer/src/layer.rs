@@ -9,7 +9,7 @@ use serde::de::DeserializeOwned;
 use tower_layer::Layer;
 
 use crate::claims::{Anonymous, Verified};
-use crate::error::{AuthError, ErrorHandler};
+use crate::error::{AuthError, ErrorHandler, ErrorResponder};
 use crate::revocation::{RevocationCheck, RevocationError};
 use crate::service::JwtService;
 use crate::source::{TokenSource, find_token};
@@ -75,6 +75,7 @@ pub(crate) struct LayerConfig {
     realm: String,
     revocation: Option<Arc<dyn RevocationCheck>>,
     on_error: Option<Arc<ErrorHandler>>,
+    responder: ErrorResponder,
 }
 
 impl<T> JwtLayer<T> {
@@ -88,13 +89,16 @@ impl<T> JwtLayer<T> {
                 realm: DEFAULT_REALM.to_owned(),
                 revocation: None,
                 on_error: None,
+                responder: ErrorResponder::default(),
             }),
             _claims: PhantomData,
         }
     }
 
     fn edit(mut self, f: impl FnOnce(&mut LayerConfig)) -> Self {
-        f(Arc::make_mut(&mut self.config));
+        let config = Arc::make_mut(&mut self.config);
+        f(config);
+        config.responder = ErrorResponder::new(&config.realm, config.on_error.clone());
         self
     }
 
@@ -169,6 +173,7 @@ impl LayerConfig {
     {
         let Some(found) = find_token(&self.sources, parts).await? else {
             if self.optional {
+                parts.extensions.insert(self.responder.clone());
                 parts.extensions.insert(Anonymous);
                 return Ok(());
             }
@@ -188,27 +193,16 @@ impl LayerConfig {
                 }
             }
         }
+        parts.extensions.insert(self.responder.clone());
         parts.extensions.insert(verified.token().clone());
         parts.extensions.insert(verified);
         Ok(())
     }
 
-    /// The refusal for `err`, logged.
+    /// The refusal for `err`, logged with the request's method and path.
     pub(crate) fn reject(&self, err: AuthError, parts: &Parts) -> Response<Bytes> {
-        match err {
-            AuthError::Missing => {
-                tracing::debug!(target: "jwt_layer", reason = err.reason(), method = %parts.method, path = parts.uri.path(), "request refused")
-            }
-            _ => {
-                tracing::info!(target: "jwt_layer", reason = err.reason(), method = %parts.method, path = parts.uri.path(), "request refused")
-            }
-        }
-        let mut response = match &self.on_error {
-            Some(handler) => handler(&err, &self.realm),
-            None => err.to_response(&self.realm),
-        };
-        response.extensions_mut().insert(err);
-        response
+        tracing::debug!(target: "jwt_layer", method = %parts.method, path = parts.uri.path(), "refusing request");
+        self.responder.respond(err)
     }
 }
 

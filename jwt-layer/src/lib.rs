@@ -96,7 +96,7 @@ pub mod store;
 pub mod validate;
 
 pub use claims::{Anonymous, RegisteredClaims, RoleClaim, Verified, VerifiedToken};
-pub use error::{AuthError, ConfigError, ErrorCode};
+pub use error::{AuthError, ConfigError, ErrorCode, ErrorResponder};
 pub use issue::{IssuedToken, TokenIssuer};
 pub use jsonwebtoken::Algorithm;
 pub use jsonwebtoken::jwk::{Jwk, JwkSet};
