@@ -8,7 +8,9 @@
 //! decoded once into your type. Refusals are answered the RFC 6750 way.
 //!
 //! ```
+//! use bytes::Bytes;
 //! use http::{Request, Response, StatusCode, header};
+//! use http_body_util::Full;
 //! use jwt_layer::{Algorithm, JwtLayer, Key, KeySet, SigningKey, TokenIssuer, Validator, Verified};
 //! use serde::{Deserialize, Serialize};
 //! use tower::{ServiceBuilder, ServiceExt, service_fn};
@@ -30,18 +32,19 @@
 //!     .layer(JwtLayer::<MyClaims>::new(validator.clone()))
 //!     .service(service_fn(|request: Request<String>| async move {
 //!         let claims = request.extensions().get::<Verified<MyClaims>>().expect("set by the layer");
-//!         Ok::<_, std::convert::Infallible>(Response::new(format!("hello {}", claims.name)))
+//!         Ok::<_, std::convert::Infallible>(Response::new(Full::new(Bytes::from(format!("hello {}", claims.name)))))
 //!     }));
 //!
 //! // Issue a token (as a login handler would) and use it.
-//! let issuer = TokenIssuer::new(signing, validator);
+//! let issuer = TokenIssuer::new(signing, validator)?;
 //! let token = issuer.issue("user-42", &MyClaims { name: "Ada".into() })?;
 //! let request = Request::builder()
 //!     .header(header::AUTHORIZATION, format!("Bearer {}", token.access_token))
 //!     .body(String::new())?;
 //! let response = service.clone().oneshot(request).await?;
 //! assert_eq!(response.status(), StatusCode::OK);
-//! assert_eq!(response.body(), "hello Ada");
+//! # use http_body_util::BodyExt;
+//! assert_eq!(response.into_body().collect().await?.to_bytes(), "hello Ada");
 //!
 //! // No token: 401 with an RFC 6750 challenge.
 //! let response = service.oneshot(Request::new(String::new())).await?;
