@@ -23,9 +23,12 @@
 //! - `Max-Age` equal to the token lifetime.
 //!
 //! Cookies are sent by the browser automatically, so cookie-authenticated
-//! requests with unsafe methods need CSRF protection: put
-//! `tower_http::csrf::CsrfLayer` (Fetch Metadata and `Origin` checks) in front.
-//! Bearer-header requests are not exposed to CSRF.
+//! requests with unsafe methods need CSRF protection. The layer does that by
+//! itself for tokens that came from a cookie (see [`crate::csrf`]); Bearer-header
+//! requests are not exposed to CSRF. Endpoints that read the refresh cookie
+//! outside the layer (refresh, logout) are protected by its `SameSite=Strict`
+//! and narrow path; put `tower_http::csrf::CsrfLayer` in front of them too for
+//! defence in depth.
 use ::cookie::{Cookie, SameSite};
 use http::header::{self, HeaderMap, HeaderValue};
 

@@ -9,6 +9,8 @@
 //! | conflicting or duplicated credentials   | 400    | `Bearer realm="…", error="invalid_request"` |
 //! | revoked                                 | 401    | `error="invalid_token"`                     |
 //! | revocation store unreachable            | 503    | none (not the client's fault)               |
+//! | missing role or failed policy (guards)  | 403    | `error="insufficient_scope"`                |
+//! | cross-site cookie request (CSRF)        | 403    | none                                        |
 //!
 //! The body is a small JSON document with the same `error` and a fixed
 //! `error_description`. Descriptions are constants: they never echo token bytes.
@@ -86,6 +88,10 @@ pub enum AuthError {
     /// A custom token source failed.
     #[error("The credentials could not be read")]
     SourceFailed,
+    /// A cookie-authenticated request with an unsafe method came from another
+    /// site (403); see [`crate::csrf`].
+    #[error("Cross-site request refused")]
+    CrossSiteRequest,
     /// Authenticated, but the token lacks a role or fails a policy (403).
     #[error("The access token lacks the required role or permission")]
     InsufficientScope,
@@ -126,6 +132,7 @@ impl AuthError {
             }
             AuthError::StoreUnavailable | AuthError::SourceFailed => ErrorCode::None,
             AuthError::InsufficientScope => ErrorCode::InsufficientScope,
+            AuthError::CrossSiteRequest => ErrorCode::None,
             _ => ErrorCode::InvalidToken,
         }
     }
@@ -139,7 +146,7 @@ impl AuthError {
             AuthError::StoreUnavailable | AuthError::SourceFailed => {
                 StatusCode::SERVICE_UNAVAILABLE
             }
-            AuthError::InsufficientScope => StatusCode::FORBIDDEN,
+            AuthError::InsufficientScope | AuthError::CrossSiteRequest => StatusCode::FORBIDDEN,
             _ => StatusCode::UNAUTHORIZED,
         }
     }
@@ -168,6 +175,7 @@ impl AuthError {
             AuthError::StoreUnavailable => "store_unavailable",
             AuthError::SourceFailed => "source_failed",
             AuthError::InsufficientScope => "insufficient_scope",
+            AuthError::CrossSiteRequest => "cross_site_request",
         }
     }
 
@@ -190,7 +198,11 @@ pub fn error_response(
     realm: &str,
 ) -> Response<Bytes> {
     let body = serde_json::json!({
-        "error": code.as_str().unwrap_or(if status.is_server_error() { "temporarily_unavailable" } else { "unauthorized" }),
+        "error": code.as_str().unwrap_or(match status {
+            StatusCode::FORBIDDEN => "forbidden",
+            s if s.is_server_error() => "temporarily_unavailable",
+            _ => "unauthorized",
+        }),
         "error_description": description,
     });
     let mut response = Response::new(Bytes::from(body.to_string()));
@@ -201,7 +213,9 @@ pub fn error_response(
         HeaderValue::from_static("application/json"),
     );
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    if !status.is_server_error() {
+    // A challenge answers "who are you?" (401) or names an RFC 6750 error; a
+    // 503 or a cross-site 403 is not about the credentials.
+    if status == StatusCode::UNAUTHORIZED || code != ErrorCode::None {
         headers.insert(header::WWW_AUTHENTICATE, challenge(realm, code, description));
     }
     response

@@ -9,6 +9,7 @@ use serde::de::DeserializeOwned;
 use tower_layer::Layer;
 
 use crate::claims::{Anonymous, Verified};
+use crate::csrf::CsrfPolicy;
 use crate::error::{AuthError, ErrorHandler, ErrorResponder};
 use crate::revocation::{RevocationCheck, RevocationError};
 use crate::service::JwtService;
@@ -76,6 +77,7 @@ pub(crate) struct LayerConfig {
     revocation: Option<Arc<dyn RevocationCheck>>,
     on_error: Option<Arc<ErrorHandler>>,
     responder: ErrorResponder,
+    csrf: CsrfPolicy,
 }
 
 impl<T> JwtLayer<T> {
@@ -90,6 +92,7 @@ impl<T> JwtLayer<T> {
                 revocation: None,
                 on_error: None,
                 responder: ErrorResponder::default(),
+                csrf: CsrfPolicy::default(),
             }),
             _claims: PhantomData,
         }
@@ -107,6 +110,15 @@ impl<T> JwtLayer<T> {
     pub fn sources(self, sources: impl IntoIterator<Item = TokenSource>) -> Self {
         let sources = sources.into_iter().collect();
         self.edit(|c| c.sources = sources)
+    }
+
+    /// Trusts cross-origin cookie-authenticated requests from `origin`
+    /// (`https://app.example.com`), e.g. a front end on another origin. See
+    /// [`crate::csrf`]: every other cross-site cookie request with an unsafe method
+    /// is refused with 403; Bearer requests are never subject to it.
+    pub fn trusted_origin(self, origin: impl Into<String>) -> Self {
+        let origin = origin.into();
+        self.edit(|c| c.csrf.trust(origin))
     }
 
     /// Optional mode: a request without any token passes, with [`Anonymous`] in its
@@ -183,6 +195,9 @@ impl LayerConfig {
             .validator
             .verify::<T>(&found.token)?
             .with_source(found.source);
+        if found.source == "cookie" && !self.csrf.allows(parts) {
+            return Err(AuthError::CrossSiteRequest);
+        }
         if let Some(check) = &self.revocation {
             match check.check(verified.token()).await {
                 Ok(()) => {}

@@ -63,7 +63,8 @@
 //! - [`issue`]: signing access tokens with the same configuration;
 //! - [`refresh`]: opaque refresh tokens, rotation, reuse detection, logout;
 //! - [`store`]: the state behind refresh and revocation (memory, Redis);
-//! - [`cookie`]: `Set-Cookie` helpers for browser apps.
+//! - [`cookie`]: `Set-Cookie` helpers for browser apps;
+//! - [`csrf`]: the cross-site check of cookie-authenticated requests.
 //!
 //! # Features
 //! - `aws-lc-rs` (default) or `rust-crypto`: the crypto backend of `jsonwebtoken`.
@@ -85,6 +86,7 @@ compile_error!(
 
 pub mod claims;
 pub mod cookie;
+pub mod csrf;
 pub mod error;
 pub mod issue;
 pub mod keys;
