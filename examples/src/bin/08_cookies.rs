@@ -1,0 +1,142 @@
+//! 08 — cookies: browsers keep the access token in an HttpOnly cookie, API clients
+//! keep sending `Authorization: Bearer`; the same layer reads both. Cookies are
+//! sent by the browser on its own, so cookie requests with unsafe methods get a
+//! CSRF check (`tower_http::csrf`); Bearer requests do not need one.
+//!
+//! ```console
+//! cargo run -p examples --bin 08_cookies
+//! ```
+use std::sync::Arc;
+
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use examples::{ApiError, AppClaims, LoginRequest, Users};
+use jwt_extractor::Claims;
+use jwt_layer::cookie::AuthCookies;
+use jwt_layer::{Algorithm, JwtLayer, KeySet, SigningKey, TokenIssuer, TokenSource, Validator};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use tower::{Layer, ServiceExt};
+use tower_http::csrf::CsrfLayer;
+
+struct AppState {
+    users: Users,
+    issuer: TokenIssuer,
+    cookies: AuthCookies,
+}
+
+#[tokio::main]
+async fn main() -> Result<(), examples::BoxError> {
+    examples::init_tracing();
+    let signing = SigningKey::hmac(Algorithm::HS256, &examples::jwt_secret())?;
+    let validator = Validator::builder(KeySet::single(signing.verifying_key()))
+        .issuer(examples::issuer())
+        .audience(examples::audience())
+        .build()?;
+    let issuer = TokenIssuer::new(signing, validator.clone())?
+        .access_ttl(examples::env_secs("ACCESS_TTL_SECS", 5 * 60));
+    let cookies = AuthCookies::new();
+
+    // ANCHOR: layer
+    // API clients: the Bearer header. Browsers: the `__Host-access_token` cookie.
+    // If both are sent they must agree, or the request is refused (400).
+    let auth = JwtLayer::<AppClaims>::new(validator)
+        .sources([TokenSource::Bearer, cookies.access_source()]);
+    // ANCHOR_END: layer
+    let state = Arc::new(AppState { users: Users::seed()?, issuer, cookies });
+
+    // ANCHOR: router
+    let api = Router::new()
+        .route("/me", get(me))
+        .route("/notes", post(add_note))
+        .layer(auth);
+    let app = Router::new()
+        .route("/health", get(|| async { "ok" }))
+        .route("/login", post(login))
+        .route("/session", post(start_session).delete(end_session))
+        .merge(api)
+        .with_state(state)
+        // Every unsafe request that could carry a cookie is checked, login included.
+        .layer(middleware::from_fn(csrf_unless_bearer));
+    // ANCHOR_END: router
+    examples::serve(app).await
+}
+
+// ANCHOR: csrf
+/// `tower_http`'s CSRF check (Fetch Metadata, then `Origin` against `Host`) for
+/// every request except those authenticated by a Bearer header: a browser never
+/// adds one by itself, so a cross-site page cannot forge such a request, and
+/// cross-origin API clients keep working.
+async fn csrf_unless_bearer(request: Request, next: Next) -> Response {
+    let bearer = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| value.len() > 7 && value[..7].eq_ignore_ascii_case("bearer "));
+    if bearer {
+        return next.run(request).await;
+    }
+    match CsrfLayer::new().layer(next).oneshot(request).await {
+        Ok(response) => response,
+        Err(never) => match never {},
+    }
+}
+// ANCHOR_END: csrf
+
+// ANCHOR: session
+/// Browser login: the token goes into an HttpOnly cookie, never into the body,
+/// so no script on the page (and no XSS) can read it.
+async fn start_session(
+    State(state): State<Arc<AppState>>,
+    Json(request): Json<LoginRequest>,
+) -> Result<Response, ApiError> {
+    let Some(user) = state.users.authenticate(&request.username, &request.password).await? else {
+        return Err(ApiError::InvalidCredentials);
+    };
+    let token = state.issuer.issue(&user.username, &json!({ "roles": user.roles }))?;
+    let cookie = state.cookies.access_cookie(&token.access_token, token.expires_in);
+    let mut headers = HeaderMap::new();
+    if let Ok(value) = HeaderValue::from_str(&cookie.to_string()) {
+        headers.append(header::SET_COOKIE, value);
+    }
+    jwt_layer::cookie::no_store(&mut headers);
+    Ok((headers, Json(json!({ "sub": user.username, "roles": user.roles }))).into_response())
+}
+
+/// Browser logout: the cookie is overwritten with an expired one.
+async fn end_session(State(state): State<Arc<AppState>>) -> Response {
+    let cookie = state.cookies.access_cookie("", 0);
+    let mut headers = HeaderMap::new();
+    if let Ok(value) = HeaderValue::from_str(&cookie.to_string()) {
+        headers.append(header::SET_COOKIE, value);
+    }
+    (StatusCode::NO_CONTENT, headers).into_response()
+}
+// ANCHOR_END: session
+
+async fn me(Claims(claims): Claims<AppClaims>) -> Json<Value> {
+    // `source()` says whether this request was authenticated by "bearer" or "cookie".
+    Json(json!({ "sub": claims.sub, "via": claims.token().source() }))
+}
+
+#[derive(Deserialize)]
+struct NewNote {
+    text: String,
+}
+
+async fn add_note(Claims(claims): Claims<AppClaims>, Json(note): Json<NewNote>) -> (StatusCode, Json<Value>) {
+    (StatusCode::CREATED, Json(json!({ "author": claims.sub, "text": note.text })))
+}
+
+/// API-client login, as in the chapters before: the token in a JSON body.
+async fn login(State(state): State<Arc<AppState>>, Json(request): Json<LoginRequest>) -> Result<Response, ApiError> {
+    let Some(user) = state.users.authenticate(&request.username, &request.password).await? else {
+        return Err(ApiError::InvalidCredentials);
+    };
+    let token = state.issuer.issue(&user.username, &json!({ "roles": user.roles }))?;
+    Ok(examples::no_store(Json(token)))
+}

@@ -1,0 +1,254 @@
+//! Shared boilerplate of the numbered examples: logging, configuration from the
+//! environment, binding, the seed users and the JSON errors of the login endpoints.
+//!
+//! Each `src/bin/NN_*.rs` adds one idea to the one before; everything that is the
+//! same in all of them lives here, so that the idea stays visible in its own file.
+//! The book (`book/`) includes the code of these files by anchor.
+use std::collections::HashMap;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::time::Duration;
+
+use axum::Json;
+use axum::Router;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use jwt_layer::RefreshError;
+use jwt_layer::password::{PasswordError, hash_blocking, verify_password};
+use serde::{Deserialize, Serialize};
+
+pub mod app;
+
+/// The error type of the examples' `main` functions.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+// ANCHOR: tracing
+/// Logs to stderr (stdout carries only the `listening on` line), `info` by default;
+/// set `RUST_LOG=debug` to see why each request was refused.
+pub fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+}
+// ANCHOR_END: tracing
+
+// ANCHOR: env
+/// The development secret used when `JWT_SECRET` is not set. Public: never use it
+/// for anything but local development.
+pub const DEV_SECRET: &str = "dev-only-secret-do-not-use-in-production!";
+
+/// The HMAC secret from `JWT_SECRET`, or [`DEV_SECRET`] with a warning.
+pub fn jwt_secret() -> Vec<u8> {
+    match std::env::var("JWT_SECRET") {
+        Ok(secret) if !secret.is_empty() => secret.into_bytes(),
+        _ => {
+            tracing::warn!("JWT_SECRET is not set: using the public development secret");
+            DEV_SECRET.as_bytes().to_vec()
+        }
+    }
+}
+
+/// A duration in seconds from the environment variable `name`, or `default`.
+/// A value that is not a number stops the program: a typo in a token lifetime
+/// must not silently become the default.
+pub fn env_secs(name: &str, default: u64) -> Duration {
+    match std::env::var(name) {
+        Err(_) => Duration::from_secs(default),
+        Ok(value) => match value.trim().parse::<u64>() {
+            Ok(secs) => Duration::from_secs(secs),
+            Err(_) => {
+                tracing::error!(%name, %value, "not a number of seconds");
+                std::process::exit(2);
+            }
+        },
+    }
+}
+
+/// A string from the environment, or `default`.
+pub fn env_or(name: &str, default: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| default.to_owned())
+}
+// ANCHOR_END: env
+
+/// The issuer (`iss`) of the examples' tokens, from `JWT_ISSUER`.
+pub fn issuer() -> String {
+    env_or("JWT_ISSUER", "http://127.0.0.1:3000")
+}
+
+/// The audience (`aud`) of the examples' tokens, from `JWT_AUDIENCE`.
+pub fn audience() -> String {
+    env_or("JWT_AUDIENCE", "examples-api")
+}
+
+// ANCHOR: serve
+/// Binds `127.0.0.1:$PORT` (default 3000; 0 picks a free port), prints
+/// `listening on http://127.0.0.1:PORT` as the first line on stdout, and serves
+/// `app` until Ctrl-C.
+pub async fn serve(app: Router) -> Result<(), BoxError> {
+    let port = match std::env::var("PORT") {
+        Ok(port) => port.trim().parse::<u16>()?,
+        Err(_) => 3000,
+    };
+    let listener = tokio::net::TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, port))).await?;
+    let address = listener.local_addr()?;
+    println!("listening on http://{address}");
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await?;
+    Ok(())
+}
+// ANCHOR_END: serve
+
+// ANCHOR: users
+/// A user account as the database would hold it: never the password itself.
+#[derive(Debug, Clone)]
+pub struct User {
+    pub username: String,
+    /// Argon2id, as a PHC string: `$argon2id$v=19$m=19456,t=2,p=1$salt$hash`.
+    pub password_hash: String,
+    pub roles: Vec<String>,
+}
+
+/// The user "database": two fixed accounts, hashed at start-up.
+#[derive(Debug, Clone)]
+pub struct Users {
+    by_name: HashMap<String, User>,
+}
+
+impl Users {
+    /// `alice` / `wonderland` (admin, user) and `bob` / `builder` (user).
+    pub fn seed() -> Result<Self, PasswordError> {
+        let accounts = [
+            ("alice", "wonderland", &["admin", "user"][..]),
+            ("bob", "builder", &["user"][..]),
+        ];
+        let mut by_name = HashMap::new();
+        for (username, password, roles) in accounts {
+            let user = User {
+                username: username.to_owned(),
+                password_hash: hash_blocking(password)?,
+                roles: roles.iter().map(|r| r.to_string()).collect(),
+            };
+            by_name.insert(username.to_owned(), user);
+        }
+        Ok(Self { by_name })
+    }
+
+    /// The user called `username`, if any.
+    pub fn get(&self, username: &str) -> Option<&User> {
+        self.by_name.get(username)
+    }
+}
+// ANCHOR_END: users
+
+// ANCHOR: authenticate
+impl Users {
+    /// The user, if `username` exists and `password` is theirs. An unknown user
+    /// costs the same Argon2id verification as a wrong password, and gives the
+    /// same answer: the caller cannot tell which accounts exist.
+    pub async fn authenticate(&self, username: &str, password: &str) -> Result<Option<&User>, ApiError> {
+        let user = self.get(username);
+        let stored = user.map(|u| u.password_hash.as_str());
+        if verify_password(password, stored).await? {
+            Ok(user)
+        } else {
+            Ok(None)
+        }
+    }
+}
+// ANCHOR_END: authenticate
+
+// ANCHOR: login_request
+/// The body of `POST /login`.
+#[derive(Deserialize)]
+pub struct LoginRequest {
+    pub username: String,
+    pub password: String,
+}
+// ANCHOR_END: login_request
+
+// ANCHOR: claims
+/// The application's claims: what a handler needs to know about the caller.
+/// The layer decodes every verified token into this type, once.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AppClaims {
+    /// The username (`sub`, set by the issuer).
+    pub sub: String,
+    /// The roles granted at login.
+    pub roles: Vec<String>,
+}
+// ANCHOR_END: claims
+
+// ANCHOR: api_error
+/// Errors of the login, refresh and logout endpoints, answered like RFC 6749 §5.2:
+/// `{"error": "...", "error_description": "..."}`, never cached.
+#[derive(Debug)]
+pub enum ApiError {
+    /// Wrong username or password: one answer for both.
+    InvalidCredentials,
+    /// A refresh token that is unknown, expired, revoked or reused.
+    InvalidGrant(&'static str),
+    /// The token store cannot be reached: nothing was issued (fail closed).
+    Unavailable,
+    /// A bug or a resource problem; the details go to the log only.
+    Internal,
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, error, description) = match self {
+            ApiError::InvalidCredentials => (StatusCode::BAD_REQUEST, "invalid_grant", "invalid username or password"),
+            ApiError::InvalidGrant(why) => (StatusCode::BAD_REQUEST, "invalid_grant", why),
+            ApiError::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable", "try again later"),
+            ApiError::Internal => (StatusCode::INTERNAL_SERVER_ERROR, "server_error", "internal error"),
+        };
+        let body = Json(serde_json::json!({ "error": error, "error_description": description }));
+        let mut response = (status, body).into_response();
+        response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        response
+    }
+}
+
+impl From<PasswordError> for ApiError {
+    fn from(err: PasswordError) -> Self {
+        tracing::error!(%err, "password check failed");
+        ApiError::Internal
+    }
+}
+
+impl From<jwt_layer::issue::IssueError> for ApiError {
+    fn from(err: jwt_layer::issue::IssueError) -> Self {
+        tracing::error!(%err, "could not sign a token");
+        ApiError::Internal
+    }
+}
+
+impl From<RefreshError> for ApiError {
+    fn from(err: RefreshError) -> Self {
+        match err {
+            RefreshError::Invalid => ApiError::InvalidGrant("the refresh token is invalid, expired or revoked"),
+            RefreshError::Reused => ApiError::InvalidGrant("the refresh token was already used; the session has been revoked"),
+            RefreshError::Store(err) => {
+                tracing::error!(%err, "token store unavailable");
+                ApiError::Unavailable
+            }
+            other => {
+                tracing::error!(err = %other, "refresh failed");
+                ApiError::Internal
+            }
+        }
+    }
+}
+// ANCHOR_END: api_error
+
+/// `Cache-Control: no-store` on a token response (RFC 6749 §5.1).
+pub fn no_store<T: IntoResponse>(body: T) -> Response {
+    let mut response = body.into_response();
+    jwt_layer::cookie::no_store(response.headers_mut());
+    response
+}
