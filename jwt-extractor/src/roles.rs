@@ -38,6 +38,12 @@ use crate::rejection::Rejection;
 /// A role: a type with the string the token carries for it.
 ///
 /// Declare roles with [`role!`](crate::role), or implement this by hand.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a role",
+    label = "not a role",
+    note = "declare roles with `jwt_extractor::role!(pub Admin = \"admin\");` (or implement `jwt_extractor::Role`)",
+    note = "combine roles with `AnyOf<(A, B)>` or `AllOf<(A, B)>` (a tuple inside one pair of angle brackets)"
+)]
 pub trait Role: Send + Sync + 'static {
     /// The role as it appears in the claims, e.g. `"admin"`.
     const NAME: &'static str;

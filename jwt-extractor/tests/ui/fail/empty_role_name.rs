@@ -1,0 +1,3 @@
+jwt_extractor::role!(pub Nobody = "");
+
+fn main() {}

@@ -1,0 +1,3 @@
+jwt_extractor::role!(pub SuperUser = "super user");
+
+fn main() {}
