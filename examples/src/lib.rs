@@ -75,7 +75,7 @@ pub fn env_or(name: &str, default: &str) -> String {
 
 /// The issuer (`iss`) of the examples' tokens, from `JWT_ISSUER`.
 pub fn issuer() -> String {
-    env_or("JWT_ISSUER", "http://127.0.0.1:3000")
+    env_or("JWT_ISSUER", "examples-auth")
 }
 
 /// The audience (`aud`) of the examples' tokens, from `JWT_AUDIENCE`.

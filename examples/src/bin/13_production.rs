@@ -1,0 +1,274 @@
+//! 13 — production: everything together, the way it would be deployed.
+//!
+//! - ES256 (asymmetric) signing with a `kid`, the public key published at
+//!   `/.well-known/jwks.json`, so other services verify without holding a secret;
+//! - refresh families in Redis when `REDIS_URL` is set (several instances share
+//!   them), in memory otherwise (with a warning);
+//! - API clients: JSON tokens and `Authorization: Bearer`;
+//! - browsers: HttpOnly cookies, CSRF checks on unsafe cookie requests;
+//! - rotation, reuse detection, logout, logout everywhere, revocation checks;
+//! - `/` serves the browser demo page from `examples/static/`.
+//!
+//! It needs no external service by default:
+//!
+//! ```console
+//! cargo run -p examples --bin 13_production
+//! ```
+//!
+//! | variable                | default                                  |
+//! |-------------------------|------------------------------------------|
+//! | `PORT`                  | 3000 (0 picks a free port)               |
+//! | `JWT_PRIVATE_KEY_FILE`  | `examples/keys/dev-es256-private.pem` (DEV ONLY) |
+//! | `JWT_KEY_ID`            | `dev-es256-1`                            |
+//! | `JWT_ISSUER`            | `examples-auth`                          |
+//! | `JWT_AUDIENCE`          | `examples-api`                           |
+//! | `ACCESS_TTL_SECS`       | 300                                      |
+//! | `REDIS_URL`             | unset: in-memory store                   |
+//! | `STATIC_DIR`            | `examples/static`                        |
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use examples::{ApiError, AppClaims, LoginRequest, Users};
+use jwt_extractor::{Claims, RequireRole, require_role, role};
+use jwt_layer::cookie::AuthCookies;
+use jwt_layer::store::{MemoryStore, RedisStore, Store};
+use jwt_layer::{Algorithm, JwkSet, JwtLayer, KeySet, RefreshTokens, SigningKey, TokenIssuer, TokenSource, Validator};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use tower::{Layer, ServiceExt};
+use tower_http::csrf::CsrfLayer;
+use tower_http::services::ServeDir;
+use tower_http::trace::TraceLayer;
+
+role!(pub Admin = "admin");
+
+struct AppState {
+    users: Users,
+    tokens: RefreshTokens,
+    cookies: AuthCookies,
+}
+
+#[tokio::main]
+async fn main() -> Result<(), examples::BoxError> {
+    examples::init_tracing();
+
+    // ANCHOR: keys
+    // The private key signs; only this service holds it. Its public half goes
+    // into the validator and into the JWKS document, under a key id (`kid`).
+    let key_file = signing_key_file();
+    let pem = std::fs::read(&key_file).map_err(|e| format!("cannot read {}: {e}", key_file.display()))?;
+    let kid = examples::env_or("JWT_KEY_ID", "dev-es256-1");
+    let signing = SigningKey::ec_pem(Algorithm::ES256, &pem)?.with_kid(kid);
+    let validator = Validator::builder(KeySet::single(signing.verifying_key()))
+        .issuer(examples::issuer())
+        .audience(examples::audience())
+        .build()?;
+    let issuer = TokenIssuer::new(signing, validator.clone())?
+        .access_ttl(examples::env_secs("ACCESS_TTL_SECS", 5 * 60));
+    // ANCHOR_END: keys
+
+    // ANCHOR: store
+    let store: Arc<dyn Store> = match std::env::var("REDIS_URL") {
+        Ok(url) if !url.is_empty() => {
+            // Fails at start-up if Redis is unreachable; later outages fail closed (503).
+            let store = RedisStore::connect(&url).await?;
+            tracing::info!("refresh tokens and revocations are kept in Redis");
+            Arc::new(store)
+        }
+        _ => {
+            tracing::warn!(
+                "REDIS_URL is not set: refresh tokens and revocations are kept in memory \
+                 (lost on restart, not shared between instances)"
+            );
+            Arc::new(MemoryStore::new())
+        }
+    };
+    let tokens = RefreshTokens::with_shared_store(issuer, store);
+    // ANCHOR_END: store
+
+    // ANCHOR: layer
+    let cookies = AuthCookies::new();
+    let auth = JwtLayer::<AppClaims>::new(validator)
+        .sources([TokenSource::Bearer, cookies.access_source()])
+        .revocation(tokens.clone());
+    // ANCHOR_END: layer
+    let state = Arc::new(AppState { users: Users::seed()?, tokens, cookies });
+
+    // ANCHOR: router
+    let api = Router::new()
+        .route("/api/me", get(me))
+        .route("/api/notes", post(add_note))
+        .route("/api/admin/users", get(list_users).route_layer(require_role::<Admin>()))
+        .route("/auth/logout-everywhere", post(logout_everywhere))
+        .layer(auth);
+    let app = Router::new()
+        .route("/health", get(|| async { "ok" }))
+        .route("/.well-known/jwks.json", get(jwks))
+        // API clients: tokens in JSON bodies.
+        .route("/auth/login", post(login))
+        .route("/auth/refresh", post(refresh))
+        .route("/auth/logout", post(logout))
+        // Browsers: tokens in HttpOnly cookies (the refresh cookie only travels to /auth).
+        .route("/auth/session", post(start_session).delete(end_session))
+        .route("/auth/session/refresh", post(refresh_session))
+        .merge(api)
+        // ===== BROWSER DEMO PAGE =====
+        // `/` serves the files of `examples/static/` (or `STATIC_DIR`). The demo
+        // page (index.html) is added there separately; this example only serves it.
+        .fallback_service(ServeDir::new(static_dir()))
+        .with_state(state)
+        .layer(middleware::from_fn(csrf_unless_bearer))
+        .layer(TraceLayer::new_for_http());
+    // ANCHOR_END: router
+    examples::serve(app).await
+}
+
+fn signing_key_file() -> PathBuf {
+    match std::env::var("JWT_PRIVATE_KEY_FILE") {
+        Ok(path) if !path.is_empty() => PathBuf::from(path),
+        _ => {
+            tracing::warn!("JWT_PRIVATE_KEY_FILE is not set: using the committed DEVELOPMENT key (public, never use it in production)");
+            PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/keys/dev-es256-private.pem"))
+        }
+    }
+}
+
+fn static_dir() -> PathBuf {
+    match std::env::var("STATIC_DIR") {
+        Ok(dir) if !dir.is_empty() => PathBuf::from(dir),
+        _ => PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/static")),
+    }
+}
+
+// ANCHOR: jwks
+/// The public keys, for anyone who verifies our tokens (another service, a
+/// gateway). Public by design: it holds no secret.
+async fn jwks(State(state): State<Arc<AppState>>) -> Json<JwkSet> {
+    Json(state.tokens.issuer().jwks())
+}
+// ANCHOR_END: jwks
+
+/// As in chapter 8: CSRF checks for every request not authenticated by a Bearer header.
+async fn csrf_unless_bearer(request: Request, next: Next) -> Response {
+    let bearer = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| value.len() > 7 && value[..7].eq_ignore_ascii_case("bearer "));
+    if bearer {
+        return next.run(request).await;
+    }
+    match CsrfLayer::new().layer(next).oneshot(request).await {
+        Ok(response) => response,
+        Err(never) => match never {},
+    }
+}
+
+#[derive(Deserialize)]
+struct RefreshRequest {
+    refresh_token: String,
+}
+
+// API clients ---------------------------------------------------------------
+
+async fn login(State(state): State<Arc<AppState>>, Json(request): Json<LoginRequest>) -> Result<Response, ApiError> {
+    let Some(user) = state.users.authenticate(&request.username, &request.password).await? else {
+        return Err(ApiError::InvalidCredentials);
+    };
+    let pair = state.tokens.login(&user.username, &json!({ "roles": user.roles })).await?;
+    Ok(examples::no_store(Json(pair)))
+}
+
+async fn refresh(
+    State(state): State<Arc<AppState>>,
+    Json(request): Json<RefreshRequest>,
+) -> Result<Response, ApiError> {
+    let pair = state.tokens.refresh(&request.refresh_token).await?;
+    Ok(examples::no_store(Json(pair)))
+}
+
+async fn logout(State(state): State<Arc<AppState>>, Json(request): Json<RefreshRequest>) -> Result<StatusCode, ApiError> {
+    state.tokens.logout(&request.refresh_token).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+// ANCHOR: browser
+// Browsers ------------------------------------------------------------------
+
+/// Login: both tokens in HttpOnly cookies; the body only says who logged in.
+async fn start_session(
+    State(state): State<Arc<AppState>>,
+    Json(request): Json<LoginRequest>,
+) -> Result<Response, ApiError> {
+    let Some(user) = state.users.authenticate(&request.username, &request.password).await? else {
+        return Err(ApiError::InvalidCredentials);
+    };
+    let pair = state.tokens.login(&user.username, &json!({ "roles": user.roles })).await?;
+    let mut headers = HeaderMap::new();
+    state.cookies.set_pair(&mut headers, &pair);
+    let body = json!({ "sub": user.username, "roles": user.roles, "expires_in": pair.access.expires_in });
+    Ok((headers, Json(body)).into_response())
+}
+
+/// Refresh: the refresh cookie (sent only to /auth, SameSite=Strict) for new cookies.
+async fn refresh_session(State(state): State<Arc<AppState>>, request_headers: HeaderMap) -> Result<Response, ApiError> {
+    let token = match state.cookies.refresh_token(&request_headers) {
+        Ok(Some(token)) => token,
+        Ok(None) | Err(_) => return Err(ApiError::InvalidGrant("no valid refresh cookie")),
+    };
+    let pair = state.tokens.refresh(&token).await?;
+    let mut headers = HeaderMap::new();
+    state.cookies.set_pair(&mut headers, &pair);
+    Ok((headers, Json(json!({ "expires_in": pair.access.expires_in }))).into_response())
+}
+
+/// Logout: revoke the session, then delete both cookies.
+async fn end_session(State(state): State<Arc<AppState>>, request_headers: HeaderMap) -> Result<Response, ApiError> {
+    if let Ok(Some(token)) = state.cookies.refresh_token(&request_headers) {
+        state.tokens.logout(&token).await?;
+    }
+    let mut headers = HeaderMap::new();
+    state.cookies.clear(&mut headers);
+    Ok((StatusCode::NO_CONTENT, headers).into_response())
+}
+// ANCHOR_END: browser
+
+// Protected API -------------------------------------------------------------
+
+async fn me(Claims(claims): Claims<AppClaims>) -> Json<Value> {
+    let token = claims.token();
+    Json(json!({
+        "sub": claims.sub,
+        "roles": claims.roles,
+        "via": token.source(),
+        "kid": token.kid(),
+        "expires_at": token.registered().exp,
+    }))
+}
+
+#[derive(Deserialize)]
+struct NewNote {
+    text: String,
+}
+
+async fn add_note(Claims(claims): Claims<AppClaims>, Json(note): Json<NewNote>) -> (StatusCode, Json<Value>) {
+    (StatusCode::CREATED, Json(json!({ "author": claims.sub, "text": note.text })))
+}
+
+async fn list_users(admin: RequireRole<Admin>) -> Json<Value> {
+    Json(json!({ "users": ["alice", "bob"], "asked_by": admin.token().subject() }))
+}
+
+async fn logout_everywhere(
+    State(state): State<Arc<AppState>>,
+    Claims(claims): Claims<AppClaims>,
+) -> Result<StatusCode, ApiError> {
+    state.tokens.logout_everywhere(&claims.sub).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

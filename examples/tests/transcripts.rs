@@ -1,0 +1,404 @@
+//! Replays every curl session shown in the book against the real example server
+//! and checks that the output is what the book says.
+//!
+//! A transcript is `book/transcripts/NN_name[-part].txt`:
+//!
+//! ```text
+//! # server: ACCESS_TTL_SECS=2 cargo run -p examples --bin 06_validation
+//! $ BASE=http://127.0.0.1:3000
+//! $ curl -s $BASE/health
+//! ok
+//! ```
+//!
+//! - the first line says how the server is started (environment and binary);
+//! - a line starting with `$ ` is a command for bash (a trailing ` \` continues it
+//!   on the next line); every command of a file runs in one bash session, so
+//!   shell variables carry over;
+//! - other lines starting with `# ` are comments for the reader;
+//! - every other line is expected output of the command above it.
+//!
+//! `http://127.0.0.1:3000` in commands is replaced by the address the server
+//! (started with `PORT=0`) printed on its first line. Values that differ at every
+//! run (JWTs, refresh tokens, ids, timestamps, dates, ports) are normalised the
+//! same way in the expected and the actual output before they are compared.
+//!
+//! `TRANSCRIPT=06` runs only the transcripts whose name contains `06`;
+//! `UPDATE_TRANSCRIPTS=1` rewrites the files with the actual output (review the diff!).
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::OnceLock;
+use std::sync::mpsc::{Receiver, channel};
+use std::time::Duration;
+
+use regex::Regex;
+
+/// Every example binary, by name (cargo builds them for integration tests).
+const BINARIES: &[(&str, &str)] = &[
+    ("01_hello", env!("CARGO_BIN_EXE_01_hello")),
+    ("02_users", env!("CARGO_BIN_EXE_02_users")),
+    ("03_login", env!("CARGO_BIN_EXE_03_login")),
+    ("04_claims", env!("CARGO_BIN_EXE_04_claims")),
+    ("05_router", env!("CARGO_BIN_EXE_05_router")),
+    ("06_validation", env!("CARGO_BIN_EXE_06_validation")),
+    ("07_roles", env!("CARGO_BIN_EXE_07_roles")),
+    ("08_cookies", env!("CARGO_BIN_EXE_08_cookies")),
+    ("09_refresh", env!("CARGO_BIN_EXE_09_refresh")),
+    ("10_rotation", env!("CARGO_BIN_EXE_10_rotation")),
+    ("11_logout", env!("CARGO_BIN_EXE_11_logout")),
+    ("12_testing", env!("CARGO_BIN_EXE_12_testing")),
+    ("13_production", env!("CARGO_BIN_EXE_13_production")),
+];
+
+/// Variables the examples read; cleared so the machine's environment cannot leak in.
+const EXAMPLE_VARIABLES: &[&str] = &[
+    "JWT_SECRET",
+    "JWT_ISSUER",
+    "JWT_AUDIENCE",
+    "JWT_PRIVATE_KEY_FILE",
+    "JWT_KEY_ID",
+    "ACCESS_TTL_SECS",
+    "LEEWAY_SECS",
+    "REFRESH_IDLE_SECS",
+    "SESSION_MAX_SECS",
+    "REDIS_URL",
+    "STATIC_DIR",
+    "RUST_LOG",
+];
+
+const TIMEOUT: Duration = Duration::from_secs(60);
+const MARKER: &str = "__TRANSCRIPT_COMMAND_DONE__";
+
+struct Transcript {
+    path: PathBuf,
+    header: String,
+    binary: String,
+    env: Vec<(String, String)>,
+    steps: Vec<Step>,
+}
+
+struct Step {
+    /// The command lines (continuations included) and comment lines before it.
+    comments: Vec<String>,
+    command: String,
+    expected: String,
+}
+
+fn transcripts_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../book/transcripts")
+}
+
+fn parse(path: &Path) -> Result<Transcript, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let mut lines = text.lines();
+    let header = lines.next().unwrap_or_default().to_owned();
+    let (binary, env) = parse_header(&header).ok_or_else(|| {
+        format!(
+            "{}: the first line must be `# server: [VAR=value ...] cargo run -p examples --bin NAME`",
+            path.display()
+        )
+    })?;
+    let mut steps: Vec<Step> = Vec::new();
+    let mut comments = Vec::new();
+    let mut continuing = false;
+    for line in lines {
+        if continuing {
+            let step = steps.last_mut().ok_or("continuation without a command")?;
+            step.command.push('\n');
+            step.command.push_str(line);
+            continuing = line.ends_with('\\');
+        } else if let Some(command) = line.strip_prefix("$ ") {
+            steps.push(Step {
+                comments: std::mem::take(&mut comments),
+                command: command.to_owned(),
+                expected: String::new(),
+            });
+            continuing = line.ends_with('\\');
+        } else if line.starts_with("# ") || line == "#" {
+            comments.push(line.to_owned());
+        } else {
+            let step = steps
+                .last_mut()
+                .ok_or_else(|| format!("{}: output before the first command: {line:?}", path.display()))?;
+            step.expected.push_str(line);
+            step.expected.push('\n');
+        }
+    }
+    if steps.is_empty() {
+        return Err(format!("{}: no command", path.display()));
+    }
+    Ok(Transcript {
+        path: path.to_owned(),
+        header,
+        binary,
+        env,
+        steps,
+    })
+}
+
+/// `# server: A=1 B=2 cargo run -p examples --bin NAME` → (NAME, [(A, 1), (B, 2)]).
+fn parse_header(header: &str) -> Option<(String, Vec<(String, String)>)> {
+    let rest = header.strip_prefix("# server: ")?;
+    let (vars, binary) = rest.split_once("cargo run -p examples --bin ")?;
+    let env = vars
+        .split_whitespace()
+        .map(|pair| pair.split_once('=').map(|(k, v)| (k.to_owned(), v.to_owned())))
+        .collect::<Option<Vec<_>>>()?;
+    Some((binary.trim().to_owned(), env))
+}
+
+/// Makes two outputs comparable: the same normalisation on both sides.
+fn normalise(text: &str) -> String {
+    static RULES: OnceLock<Vec<(Regex, &'static str)>> = OnceLock::new();
+    let rules = RULES.get_or_init(|| {
+        [
+            // A JWT (possibly with an empty signature, as in an `alg: none` forgery).
+            (r"eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*", "<jwt>"),
+            // Random ids (jti, sid) in JSON, compact or pretty-printed.
+            (r#""(jti|sid)":\s*"[A-Za-z0-9_-]*""#, r#""$1": "<id>""#),
+            // 43-character base64url words: refresh tokens (and 256-bit key coordinates).
+            (r"(^|[^A-Za-z0-9_-])[A-Za-z0-9_-]{43}([^A-Za-z0-9_-]|$)", "${1}<token>${2}"),
+            // HTTP dates.
+            (r"[A-Z][a-z]{2}, \d{2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2}:\d{2} GMT", "<date>"),
+            // Unix timestamps (2001 to 2286).
+            (r"\b1\d{9}\b", "<time>"),
+            // Ports.
+            (r"127\.0\.0\.1:\d+", "127.0.0.1:<port>"),
+        ]
+        .into_iter()
+        .map(|(pattern, replacement)| (Regex::new(pattern).expect("valid regex"), replacement))
+        .collect()
+    });
+    let mut text = text.replace('\r', "");
+    for (regex, replacement) in rules {
+        text = regex.replace_all(&text, *replacement).into_owned();
+    }
+    let lines: Vec<&str> = text.lines().map(str::trim_end).collect();
+    lines.join("\n").trim_end().to_owned()
+}
+
+/// Kills the child when dropped, so a failing test leaves no server behind.
+struct KillOnDrop(Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn lines_of(reader: impl std::io::Read + Send + 'static) -> Receiver<String> {
+    let (tx, rx) = channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(reader).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
+
+fn start_server(transcript: &Transcript, work: &Path) -> Result<(KillOnDrop, String), String> {
+    let Some((_, program)) = BINARIES.iter().find(|(name, _)| *name == transcript.binary) else {
+        return Err(format!("{}: no example binary named {:?}", transcript.path.display(), transcript.binary));
+    };
+    let log = std::fs::File::create(work.join("server.log")).map_err(|e| e.to_string())?;
+    let mut command = Command::new(program);
+    for name in EXAMPLE_VARIABLES {
+        command.env_remove(name);
+    }
+    command
+        .env("PORT", "0")
+        .envs(transcript.env.iter().map(|(k, v)| (k, v)))
+        .current_dir(work)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(log);
+    let mut child = command.spawn().map_err(|e| format!("cannot start {program}: {e}"))?;
+    let stdout = child.stdout.take().ok_or("no stdout")?;
+    let child = KillOnDrop(child);
+    let first = lines_of(stdout)
+        .recv_timeout(TIMEOUT)
+        .map_err(|_| format!("{} printed no first line; see {}", transcript.binary, work.join("server.log").display()))?;
+    let address = first
+        .strip_prefix("listening on ")
+        .ok_or_else(|| format!("{}: first line is {first:?}, not `listening on ...`", transcript.binary))?;
+    Ok((child, address.to_owned()))
+}
+
+struct Shell {
+    _child: KillOnDrop,
+    stdin: ChildStdin,
+    output: Receiver<String>,
+}
+
+impl Shell {
+    fn start(work: &Path) -> Result<Self, String> {
+        let mut child = Command::new("bash")
+            .args(["--noprofile", "--norc"])
+            .current_dir(work)
+            .env("TERM", "dumb")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| format!("cannot start bash: {e}"))?;
+        let stdin = child.stdin.take().ok_or("no stdin")?;
+        let stdout = child.stdout.take().ok_or("no stdout")?;
+        let mut shell = Self {
+            _child: KillOnDrop(child),
+            stdin,
+            output: lines_of(stdout),
+        };
+        shell.run("exec 2>&1")?;
+        Ok(shell)
+    }
+
+    /// Runs one command and returns everything it printed.
+    fn run(&mut self, command: &str) -> Result<String, String> {
+        writeln!(self.stdin, "{command}\nprintf '\\n%s\\n' '{MARKER}'").map_err(|e| e.to_string())?;
+        self.stdin.flush().map_err(|e| e.to_string())?;
+        let mut output = String::new();
+        loop {
+            let line = self
+                .output
+                .recv_timeout(TIMEOUT)
+                .map_err(|_| format!("command did not finish within {TIMEOUT:?}: {command}"))?;
+            if line == MARKER {
+                return Ok(output);
+            }
+            output.push_str(&line);
+            output.push('\n');
+        }
+    }
+}
+
+/// Replays one transcript; returns the failures (empty if all matched).
+fn replay(transcript: &Transcript, update: bool) -> Result<Vec<String>, String> {
+    let name = transcript.path.file_stem().unwrap_or_default().to_string_lossy().into_owned();
+    let work = std::env::temp_dir().join(format!("transcript-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&work);
+    std::fs::create_dir_all(&work).map_err(|e| e.to_string())?;
+    let (_server, address) = start_server(transcript, &work)?;
+    let mut shell = Shell::start(&work)?;
+    let mut failures = Vec::new();
+    let mut rewritten = format!("{}\n", transcript.header);
+    for step in &transcript.steps {
+        let command = step.command.replace("http://127.0.0.1:3000", &address);
+        let actual = shell.run(&command)?;
+        let (want, got) = (normalise(&step.expected), normalise(&actual));
+        if want != got {
+            failures.push(format!(
+                "{}: `{}`\n--- expected (normalised)\n{want}\n--- actual (normalised)\n{got}\n",
+                transcript.path.display(),
+                step.command
+            ));
+        }
+        for comment in &step.comments {
+            rewritten.push_str(comment);
+            rewritten.push('\n');
+        }
+        rewritten.push_str(&format!("$ {}\n", step.command));
+        let actual = actual.replace('\r', "");
+        let actual: Vec<&str> = actual.lines().map(str::trim_end).collect();
+        let actual = actual.join("\n");
+        if !actual.trim().is_empty() {
+            rewritten.push_str(actual.trim_end());
+            rewritten.push('\n');
+        }
+    }
+    if update && !failures.is_empty() {
+        std::fs::write(&transcript.path, rewritten).map_err(|e| e.to_string())?;
+    }
+    if failures.is_empty() {
+        let _ = std::fs::remove_dir_all(&work);
+    } else {
+        failures.push(format!("server log: {}", work.join("server.log").display()));
+    }
+    Ok(failures)
+}
+
+fn require_tools() {
+    for (tool, arg) in [("curl", "--version"), ("jq", "--version"), ("bash", "--version"), ("openssl", "version")] {
+        let found = Command::new(tool)
+            .arg(arg)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(
+            found,
+            "`{tool}` is needed to replay the book's transcripts and was not found; \
+             install it (Debian/Ubuntu: `apt-get install -y curl jq openssl`)"
+        );
+    }
+}
+
+fn all_transcripts() -> Vec<PathBuf> {
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(transcripts_dir())
+        .expect("book/transcripts exists")
+        .filter_map(|entry| entry.ok().map(|e| e.path()))
+        .filter(|path| path.extension().is_some_and(|ext| ext == "txt"))
+        .collect();
+    paths.sort();
+    paths
+}
+
+#[test]
+fn book_transcripts_match_the_examples() {
+    require_tools();
+    let filter = std::env::var("TRANSCRIPT").unwrap_or_default();
+    let update = std::env::var_os("UPDATE_TRANSCRIPTS").is_some();
+    let transcripts: Vec<Transcript> = all_transcripts()
+        .iter()
+        .filter(|path| path.to_string_lossy().contains(&filter))
+        .map(|path| parse(path).unwrap_or_else(|e| panic!("{e}")))
+        .collect();
+    assert!(!transcripts.is_empty(), "no transcript in {}", transcripts_dir().display());
+
+    // Each transcript has its own server and shell: run them side by side.
+    let results: Vec<(String, Result<Vec<String>, String>)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = transcripts
+            .iter()
+            .map(|t| (t.path.display().to_string(), scope.spawn(|| replay(t, update))))
+            .collect();
+        handles
+            .into_iter()
+            .map(|(name, handle)| (name, handle.join().unwrap_or_else(|_| Err("panicked".into()))))
+            .collect()
+    });
+
+    let mut failures = Vec::new();
+    for (name, result) in &results {
+        match result {
+            Ok(problems) if problems.is_empty() => eprintln!("ok: {name}"),
+            Ok(problems) => failures.extend(problems.iter().cloned()),
+            Err(err) => failures.push(format!("{name}: {err}")),
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} transcript step(s) differ from the book{}:\n\n{}",
+        failures.len(),
+        if update { " (files rewritten; review `git diff book/transcripts`)" } else { "" },
+        failures.join("\n")
+    );
+}
+
+#[test]
+fn normalisation_hides_only_varying_values() {
+    let a = r#"{"access_token":"eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhIn0.abc","jti":"AAAAAAAAAAAAAAAAAAAAAA","exp":1795635321}"#;
+    let b = r#"{"access_token":"eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJiIn0.xyz","jti":"BBBBBBBBBBBBBBBBBBBBBB","exp":1795639999}"#;
+    assert_eq!(normalise(a), normalise(b));
+    assert_ne!(normalise(r#"{"sub":"alice"}"#), normalise(r#"{"sub":"bob"}"#));
+    assert_eq!(
+        normalise("date: Wed, 25 Nov 2026 19:30:21 GMT\r\n"),
+        normalise("date: Thu, 01 Jan 2026 00:00:00 GMT")
+    );
+    assert_eq!(
+        parse_header("# server: ACCESS_TTL_SECS=2 cargo run -p examples --bin 06_validation"),
+        Some(("06_validation".to_owned(), vec![("ACCESS_TTL_SECS".to_owned(), "2".to_owned())]))
+    );
+}
