@@ -108,7 +108,10 @@ pub(crate) fn find<T: Send + Sync + 'static>(
     if parts.extensions.get::<Anonymous>().is_some() {
         return Ok(Found::Anonymous);
     }
-    Err(Rejection::missing_layer(extractor, std::any::type_name::<T>()))
+    Err(Rejection::missing_layer(
+        extractor,
+        std::any::type_name::<T>(),
+    ))
 }
 
 pub(crate) fn unauthenticated(parts: &Parts) -> Rejection {

@@ -91,9 +91,12 @@ where
     GuardLayer::new(move |parts| match find::<T>(parts, "require_claims")? {
         Found::Verified(verified) => {
             let claims = verified.claims();
-            authorize(parts, "require_claims", |_| allowed(claims), || {
-                "claims predicate".to_owned()
-            })
+            authorize(
+                parts,
+                "require_claims",
+                |_| allowed(claims),
+                || "claims predicate".to_owned(),
+            )
             .map(drop)
         }
         Found::Anonymous => Err(unauthenticated(parts)),
@@ -120,7 +123,9 @@ pub struct Guard<S> {
 
 impl<S: std::fmt::Debug> std::fmt::Debug for Guard<S> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Guard").field("inner", &self.inner).finish_non_exhaustive()
+        f.debug_struct("Guard")
+            .field("inner", &self.inner)
+            .finish_non_exhaustive()
     }
 }
 

@@ -22,7 +22,7 @@
 //! async fn billing(Require(user, ..): Require<VerifiedEmail>) -> String {
 //!     format!("billing for {} in {}", user.sub, user.tenant)
 //! }
-//! # let _ = axum::routing::get(billing);
+//! # let _: axum::routing::MethodRouter = axum::routing::get(billing);
 //! ```
 //!
 //! For a rule that needs a value known only at run time, use a closure with

@@ -4,8 +4,12 @@ use axum::body::Body;
 use axum::routing::get;
 use http::{Request, StatusCode, header};
 use http_body_util::BodyExt;
-use jwt_extractor::{AllOf, AnyOf, Claims, Policy, Require, RequireRole, require, require_claims, require_role, role};
-use jwt_layer::{Algorithm, JwtLayer, Key, KeySet, RoleClaim, SigningKey, TokenIssuer, Validator, VerifiedToken};
+use jwt_extractor::{
+    AllOf, AnyOf, Claims, Policy, Require, RequireRole, require, require_claims, require_role, role,
+};
+use jwt_layer::{
+    Algorithm, JwtLayer, Key, KeySet, RoleClaim, SigningKey, TokenIssuer, Validator, VerifiedToken,
+};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use tower::ServiceExt;
@@ -32,23 +36,39 @@ fn validator(role_claim: RoleClaim) -> Validator {
 
 fn token(claims: Value) -> String {
     let validator = validator(RoleClaim::default());
-    let issuer = TokenIssuer::new(SigningKey::hmac(Algorithm::HS256, SECRET).unwrap(), validator).unwrap();
+    let issuer = TokenIssuer::new(
+        SigningKey::hmac(Algorithm::HS256, SECRET).unwrap(),
+        validator,
+    )
+    .unwrap();
     issuer.issue("ada", &claims).unwrap().access_token
 }
 
-async fn call(app: &Router, path: &str, token: Option<&str>) -> (StatusCode, String, Option<String>) {
+async fn call(
+    app: &Router,
+    path: &str,
+    token: Option<&str>,
+) -> (StatusCode, String, Option<String>) {
     let mut request = Request::get(path);
     if let Some(token) = token {
         request = request.header(header::AUTHORIZATION, format!("Bearer {token}"));
     }
-    let response = app.clone().oneshot(request.body(Body::empty()).unwrap()).await.unwrap();
+    let response = app
+        .clone()
+        .oneshot(request.body(Body::empty()).unwrap())
+        .await
+        .unwrap();
     let status = response.status();
     let challenge = response
         .headers()
         .get(header::WWW_AUTHENTICATE)
         .map(|v| v.to_str().unwrap().to_owned());
     let body = response.into_body().collect().await.unwrap().to_bytes();
-    (status, String::from_utf8_lossy(&body).into_owned(), challenge)
+    (
+        status,
+        String::from_utf8_lossy(&body).into_owned(),
+        challenge,
+    )
 }
 
 async fn me(Claims(user): Claims<User>) -> String {
@@ -93,14 +113,24 @@ async fn claims_extractor_reads_what_the_layer_verified() {
     let (status, _, challenge) = call(&app, "/me", None).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert_eq!(challenge.as_deref(), Some(r#"Bearer realm="tests""#));
-    assert_eq!(call(&app, "/me", Some("bad.token.here")).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        call(&app, "/me", Some("bad.token.here")).await.0,
+        StatusCode::UNAUTHORIZED
+    );
 }
 
 #[tokio::test]
 async fn optional_auth_is_none_only_without_a_token() {
-    let app = routes().layer(JwtLayer::<User>::new(validator(RoleClaim::default())).optional().realm("opt"));
+    let app = routes().layer(
+        JwtLayer::<User>::new(validator(RoleClaim::default()))
+            .optional()
+            .realm("opt"),
+    );
     assert_eq!(call(&app, "/maybe", None).await.1, "hello stranger");
-    assert_eq!(call(&app, "/maybe", Some(&token(json!({})))).await.1, "hello ada");
+    assert_eq!(
+        call(&app, "/maybe", Some(&token(json!({})))).await.1,
+        "hello ada"
+    );
     // An invalid token is never "anonymous".
     let (status, _, challenge) = call(&app, "/maybe", Some("x.y.z")).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
@@ -119,12 +149,18 @@ async fn missing_layer_is_a_500_not_a_pass() {
     for path in ["/me", "/maybe", "/admin"] {
         let (status, body, challenge) = call(&app, path, Some(&token(json!({})))).await;
         assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR, "{path}");
-        assert_eq!(body, "internal server error", "{path}: no details to the client");
+        assert_eq!(
+            body, "internal server error",
+            "{path}: no details to the client"
+        );
         assert!(challenge.is_none());
     }
     // A layer for another claims type is the same mistake.
     let other = routes().layer(JwtLayer::<Value>::new(validator(RoleClaim::default())));
-    assert_eq!(call(&other, "/me", Some(&token(json!({})))).await.0, StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(
+        call(&other, "/me", Some(&token(json!({})))).await.0,
+        StatusCode::INTERNAL_SERVER_ERROR
+    );
 }
 
 #[tokio::test]
@@ -137,7 +173,10 @@ async fn rejection_names_the_missing_layer() {
     };
     assert!(rejection.is_missing_layer());
     assert_eq!(rejection.status(), StatusCode::INTERNAL_SERVER_ERROR);
-    assert!(rejection.to_string().contains("JwtLayer<extract::User>"), "{rejection}");
+    assert!(
+        rejection.to_string().contains("JwtLayer<extract::User>"),
+        "{rejection}"
+    );
 }
 
 #[tokio::test]
@@ -151,7 +190,11 @@ async fn roles_allow_and_deny() {
         (json!({"roles": ["editor"]}), "/any", StatusCode::OK),
         (json!({"roles": ["admin"]}), "/any", StatusCode::OK),
         (json!({"roles": ["auditor"]}), "/any", StatusCode::FORBIDDEN),
-        (json!({"roles": ["admin", "auditor"]}), "/all", StatusCode::OK),
+        (
+            json!({"roles": ["admin", "auditor"]}),
+            "/all",
+            StatusCode::OK,
+        ),
         (json!({"roles": ["admin"]}), "/all", StatusCode::FORBIDDEN),
     ];
     for (claims, path, expected) in cases {
@@ -159,8 +202,14 @@ async fn roles_allow_and_deny() {
         assert_eq!(status, expected, "{claims} on {path}: {body}");
         if expected == StatusCode::FORBIDDEN {
             let challenge = challenge.unwrap();
-            assert!(challenge.starts_with(r#"Bearer realm="tests", error="insufficient_scope""#), "{challenge}");
-            assert_eq!(serde_json::from_str::<Value>(&body).unwrap()["error"], "insufficient_scope");
+            assert!(
+                challenge.starts_with(r#"Bearer realm="tests", error="insufficient_scope""#),
+                "{challenge}"
+            );
+            assert_eq!(
+                serde_json::from_str::<Value>(&body).unwrap()["error"],
+                "insufficient_scope"
+            );
         }
     }
 }
@@ -172,24 +221,45 @@ async fn role_sources_are_configurable() {
         ("roles", json!({"roles": ["user", "admin"]})),
         ("scope", json!({"scope": "read admin write"})),
         ("scp", json!({"scp": ["read", "admin"]})),
-        ("realm_access.roles", json!({"realm_access": {"roles": ["admin"]}})),
-        ("resource_access.api.roles", json!({"resource_access": {"api": {"roles": ["admin"]}}})),
+        (
+            "realm_access.roles",
+            json!({"realm_access": {"roles": ["admin"]}}),
+        ),
+        (
+            "resource_access.api.roles",
+            json!({"resource_access": {"api": {"roles": ["admin"]}}}),
+        ),
     ];
     for (path, claims) in cases {
         let app = app(RoleClaim::path(path));
-        assert_eq!(call(&app, "/admin", Some(&token(claims.clone()))).await.0, StatusCode::OK, "{path}");
+        assert_eq!(
+            call(&app, "/admin", Some(&token(claims.clone()))).await.0,
+            StatusCode::OK,
+            "{path}"
+        );
         // The same claims read from another path give no role.
         let elsewhere = app_with_other_path(path);
-        assert_eq!(call(&elsewhere, "/admin", Some(&token(claims))).await.0, StatusCode::FORBIDDEN, "{path}");
+        assert_eq!(
+            call(&elsewhere, "/admin", Some(&token(claims))).await.0,
+            StatusCode::FORBIDDEN,
+            "{path}"
+        );
     }
     // "admin" hidden in another claim does not count.
     let app = app(RoleClaim::path("realm_access.roles"));
     let sneaky = token(json!({"roles": ["admin"], "realm_access": {"roles": ["user"]}}));
-    assert_eq!(call(&app, "/admin", Some(&sneaky)).await.0, StatusCode::FORBIDDEN);
+    assert_eq!(
+        call(&app, "/admin", Some(&sneaky)).await.0,
+        StatusCode::FORBIDDEN
+    );
 }
 
 fn app_with_other_path(path: &str) -> Router {
-    app(RoleClaim::path(if path == "roles" { "role" } else { "roles" }))
+    app(RoleClaim::path(if path == "roles" {
+        "role"
+    } else {
+        "roles"
+    }))
 }
 
 #[tokio::test]
@@ -198,12 +268,24 @@ async fn duplicated_roles_key_gives_guard_and_handler_one_value() {
     let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
     let exp = jsonwebtoken::get_current_timestamp() + 60;
     let payload = format!(r#"{{"sub":"ada","roles":["admin"],"exp":{exp},"roles":["user"]}}"#);
-    let input = format!("{}.{}", b64.encode(r#"{"alg":"HS256","typ":"at+jwt"}"#), b64.encode(payload));
-    let signature = jsonwebtoken::crypto::sign(input.as_bytes(), &jsonwebtoken::EncodingKey::from_secret(SECRET), Algorithm::HS256).unwrap();
+    let input = format!(
+        "{}.{}",
+        b64.encode(r#"{"alg":"HS256","typ":"at+jwt"}"#),
+        b64.encode(payload)
+    );
+    let signature = jsonwebtoken::crypto::sign(
+        input.as_bytes(),
+        &jsonwebtoken::EncodingKey::from_secret(SECRET),
+        Algorithm::HS256,
+    )
+    .unwrap();
     let token = format!("{input}.{signature}");
     let app = app(RoleClaim::default());
     assert_eq!(call(&app, "/me", Some(&token)).await.1, r#"ada ["user"]"#);
-    assert_eq!(call(&app, "/admin", Some(&token)).await.0, StatusCode::FORBIDDEN);
+    assert_eq!(
+        call(&app, "/admin", Some(&token)).await.0,
+        StatusCode::FORBIDDEN
+    );
 }
 
 struct SameTenant;
@@ -228,40 +310,74 @@ async fn guards_for_route_groups_and_policies() {
         .route_layer(require_claims(|user: &User| user.tenant == "acme"));
     let fresh_group = Router::new()
         .route("/fresh", get(|| async { "fresh" }))
-        .route_layer(require(|token: &VerifiedToken| token.registered().jti.is_some()));
+        .route_layer(require(|token: &VerifiedToken| {
+            token.registered().jti.is_some()
+        }));
     let app = admin_group
         .merge(acme_group)
         .merge(fresh_group)
         .route("/tenant", get(tenant))
-        .layer(JwtLayer::<User>::new(validator(RoleClaim::default())).optional().realm("g"));
+        .layer(
+            JwtLayer::<User>::new(validator(RoleClaim::default()))
+                .optional()
+                .realm("g"),
+        );
 
     let auditor = token(json!({"roles": ["auditor"], "tenant": "acme"}));
     let user = token(json!({"roles": ["user"], "tenant": "acme"}));
     let other = token(json!({"roles": ["user"], "tenant": "globex"}));
-    assert_eq!(call(&app, "/admin/stats", Some(&auditor)).await.0, StatusCode::OK);
-    assert_eq!(call(&app, "/admin/stats", Some(&user)).await.0, StatusCode::FORBIDDEN);
-    assert_eq!(call(&app, "/admin/stats", None).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        call(&app, "/admin/stats", Some(&auditor)).await.0,
+        StatusCode::OK
+    );
+    assert_eq!(
+        call(&app, "/admin/stats", Some(&user)).await.0,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        call(&app, "/admin/stats", None).await.0,
+        StatusCode::UNAUTHORIZED
+    );
     assert_eq!(call(&app, "/acme", Some(&user)).await.0, StatusCode::OK);
-    assert_eq!(call(&app, "/acme", Some(&other)).await.0, StatusCode::FORBIDDEN);
+    assert_eq!(
+        call(&app, "/acme", Some(&other)).await.0,
+        StatusCode::FORBIDDEN
+    );
     assert_eq!(call(&app, "/acme", None).await.0, StatusCode::UNAUTHORIZED);
     assert_eq!(call(&app, "/fresh", Some(&user)).await.0, StatusCode::OK);
     assert_eq!(call(&app, "/tenant", Some(&user)).await.1, "tenant acme");
-    assert_eq!(call(&app, "/tenant", Some(&auditor)).await.0, StatusCode::FORBIDDEN);
-    assert_eq!(call(&app, "/tenant", Some(&other)).await.0, StatusCode::FORBIDDEN);
-    assert_eq!(call(&app, "/tenant", None).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        call(&app, "/tenant", Some(&auditor)).await.0,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        call(&app, "/tenant", Some(&other)).await.0,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        call(&app, "/tenant", None).await.0,
+        StatusCode::UNAUTHORIZED
+    );
     // A guard with no layer in front is the programming error, not a pass.
-    let naked = Router::new().route("/x", get(|| async { "x" })).route_layer(require_role::<Admin>());
-    assert_eq!(call(&naked, "/x", Some(&auditor)).await.0, StatusCode::INTERNAL_SERVER_ERROR);
+    let naked = Router::new()
+        .route("/x", get(|| async { "x" }))
+        .route_layer(require_role::<Admin>());
+    assert_eq!(
+        call(&naked, "/x", Some(&auditor)).await.0,
+        StatusCode::INTERNAL_SERVER_ERROR
+    );
 }
 
 #[tokio::test]
 async fn guards_answer_through_the_layers_error_hook() {
-    let app = routes().layer(JwtLayer::<User>::new(validator(RoleClaim::default())).on_error(|err, _realm| {
-        http::Response::builder()
-            .status(err.status())
-            .body(format!("custom: {}", err.reason()).into())
-            .unwrap()
-    }));
+    let app = routes().layer(
+        JwtLayer::<User>::new(validator(RoleClaim::default())).on_error(|err, _realm| {
+            http::Response::builder()
+                .status(err.status())
+                .body(format!("custom: {}", err.reason()).into())
+                .unwrap()
+        }),
+    );
     let (status, body, _) = call(&app, "/admin", Some(&token(json!({"roles": ["user"]})))).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     assert_eq!(body, "custom: insufficient_scope");

@@ -53,7 +53,9 @@ fn cases() -> Vec<(&'static str, SigningKey, DecodingKey)> {
 }
 
 fn bench(c: &mut Criterion) {
-    let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
     let mut group = c.benchmark_group("verify");
     for (name, signing, raw_key) in cases() {
         let alg = signing.algorithm();
@@ -64,7 +66,10 @@ fn bench(c: &mut Criterion) {
             .unwrap();
         let token = TokenIssuer::new(signing, validator.clone())
             .unwrap()
-            .issue("user-1", &json!({ "name": "Ada", "roles": ["user", "admin"] }))
+            .issue(
+                "user-1",
+                &json!({ "name": "Ada", "roles": ["user", "admin"] }),
+            )
             .unwrap()
             .access_token;
 
@@ -72,31 +77,41 @@ fn bench(c: &mut Criterion) {
         let mut raw = Validation::new(alg);
         raw.set_issuer(&["https://auth.bench"]);
         raw.set_audience(&["https://api.bench"]);
-        group.bench_with_input(BenchmarkId::new("jsonwebtoken::decode", name), &token, |b, token| {
-            b.iter(|| jsonwebtoken::decode::<Claims>(token, &raw_key, &raw).unwrap())
-        });
+        group.bench_with_input(
+            BenchmarkId::new("jsonwebtoken::decode", name),
+            &token,
+            |b, token| b.iter(|| jsonwebtoken::decode::<Claims>(token, &raw_key, &raw).unwrap()),
+        );
 
         let mut service = ServiceBuilder::new()
             .layer(JwtLayer::<Claims>::new(validator))
             .service(service_fn(|request: Request<Full<Bytes>>| async move {
                 let ok = request.extensions().get::<Verified<Claims>>().is_some();
-                Ok::<_, Infallible>(Response::new(Full::new(Bytes::from_static(if ok { b"ok" } else { b"no" }))))
+                Ok::<_, Infallible>(Response::new(Full::new(Bytes::from_static(if ok {
+                    b"ok"
+                } else {
+                    b"no"
+                }))))
             }));
         let authorization = format!("Bearer {token}");
-        group.bench_with_input(BenchmarkId::new("layer request", name), &authorization, |b, authorization| {
-            b.iter(|| {
-                let request = Request::builder()
-                    .uri("/")
-                    .header(header::AUTHORIZATION, authorization.as_str())
-                    .body(Full::new(Bytes::new()))
-                    .unwrap();
-                let response = runtime.block_on(async {
-                    service.ready().await.unwrap();
-                    service.call(request).await.unwrap()
-                });
-                assert_eq!(response.status(), 200);
-            })
-        });
+        group.bench_with_input(
+            BenchmarkId::new("layer request", name),
+            &authorization,
+            |b, authorization| {
+                b.iter(|| {
+                    let request = Request::builder()
+                        .uri("/")
+                        .header(header::AUTHORIZATION, authorization.as_str())
+                        .body(Full::new(Bytes::new()))
+                        .unwrap();
+                    let response = runtime.block_on(async {
+                        service.ready().await.unwrap();
+                        service.call(request).await.unwrap()
+                    });
+                    assert_eq!(response.status(), 200);
+                })
+            },
+        );
     }
     group.finish();
 }

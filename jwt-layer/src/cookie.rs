@@ -111,8 +111,14 @@ impl AuthCookies {
 
     /// Appends `Set-Cookie` for both tokens of `pair`, and `Cache-Control: no-store`.
     pub fn set_pair(&self, headers: &mut HeaderMap, pair: &TokenPair) {
-        append(headers, &self.access_cookie(&pair.access.access_token, pair.access.expires_in));
-        append(headers, &self.refresh_cookie(&pair.refresh_token, pair.refresh_expires_in));
+        append(
+            headers,
+            &self.access_cookie(&pair.access.access_token, pair.access.expires_in),
+        );
+        append(
+            headers,
+            &self.refresh_cookie(&pair.refresh_token, pair.refresh_expires_in),
+        );
         no_store(headers);
     }
 

@@ -30,12 +30,16 @@ impl CsrfPolicy {
     /// Trusts cross-origin requests from `origin` (`scheme://host[:port]`, compared
     /// byte for byte with the `Origin` header).
     pub fn trust(&mut self, origin: impl Into<String>) {
-        self.trusted_origins.push(origin.into().trim_end_matches('/').to_owned());
+        self.trusted_origins
+            .push(origin.into().trim_end_matches('/').to_owned());
     }
 
     /// Whether a cookie-authenticated request may proceed.
     pub fn allows(&self, parts: &Parts) -> bool {
-        if matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE) {
+        if matches!(
+            parts.method,
+            Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE
+        ) {
             return true;
         }
         let origin = parts.headers.get(header::ORIGIN).map(|v| v.as_bytes());
@@ -85,26 +89,71 @@ mod tests {
         builder.body(()).unwrap().into_parts().0
     }
 
+    type Case<'a> = (Method, &'a [(&'a str, &'a str)], bool);
+
     #[test]
     fn rules() {
         let mut policy = CsrfPolicy::default();
         policy.trust("https://app.example.com");
-        let cases: &[(Method, &[(&str, &str)], bool)] = &[
+        let cases: &[Case] = &[
             (Method::GET, &[("sec-fetch-site", "cross-site")], true),
             (Method::POST, &[("sec-fetch-site", "cross-site")], false),
             (Method::POST, &[("sec-fetch-site", "same-site")], false),
             (Method::POST, &[("sec-fetch-site", "same-origin")], true),
             (Method::POST, &[("sec-fetch-site", "none")], true),
             (Method::POST, &[], true),
-            (Method::POST, &[("origin", "https://app.example.com"), ("sec-fetch-site", "cross-site")], true),
-            (Method::POST, &[("origin", "https://evil.example"), ("host", "api.example.com")], false),
-            (Method::POST, &[("origin", "https://api.example.com"), ("host", "api.example.com")], true),
-            (Method::POST, &[("origin", "null"), ("host", "api.example.com")], false),
-            (Method::DELETE, &[("origin", "http://127.0.0.1:3000"), ("host", "127.0.0.1:3000")], true),
-            (Method::PUT, &[("origin", "http://127.0.0.1:3001"), ("host", "127.0.0.1:3000")], false),
+            (
+                Method::POST,
+                &[
+                    ("origin", "https://app.example.com"),
+                    ("sec-fetch-site", "cross-site"),
+                ],
+                true,
+            ),
+            (
+                Method::POST,
+                &[
+                    ("origin", "https://evil.example"),
+                    ("host", "api.example.com"),
+                ],
+                false,
+            ),
+            (
+                Method::POST,
+                &[
+                    ("origin", "https://api.example.com"),
+                    ("host", "api.example.com"),
+                ],
+                true,
+            ),
+            (
+                Method::POST,
+                &[("origin", "null"), ("host", "api.example.com")],
+                false,
+            ),
+            (
+                Method::DELETE,
+                &[
+                    ("origin", "http://127.0.0.1:3000"),
+                    ("host", "127.0.0.1:3000"),
+                ],
+                true,
+            ),
+            (
+                Method::PUT,
+                &[
+                    ("origin", "http://127.0.0.1:3001"),
+                    ("host", "127.0.0.1:3000"),
+                ],
+                false,
+            ),
         ];
         for (method, headers, allowed) in cases {
-            assert_eq!(policy.allows(&parts(method.clone(), headers)), *allowed, "{method} {headers:?}");
+            assert_eq!(
+                policy.allows(&parts(method.clone(), headers)),
+                *allowed,
+                "{method} {headers:?}"
+            );
         }
     }
 }

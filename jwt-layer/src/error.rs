@@ -18,7 +18,7 @@
 //!
 //! The typed error is also put in the response extensions, so an outer layer can
 //! log or reshape it. Replace the whole response with
-//! [`JwtLayerBuilder::on_error`](crate::JwtLayerBuilder::on_error).
+//! [`JwtLayer::on_error`](crate::JwtLayer::on_error).
 use bytes::Bytes;
 use http::{HeaderValue, Response, StatusCode, header};
 
@@ -216,7 +216,10 @@ pub fn error_response(
     // A challenge answers "who are you?" (401) or names an RFC 6750 error; a
     // 503 or a cross-site 403 is not about the credentials.
     if status == StatusCode::UNAUTHORIZED || code != ErrorCode::None {
-        headers.insert(header::WWW_AUTHENTICATE, challenge(realm, code, description));
+        headers.insert(
+            header::WWW_AUTHENTICATE,
+            challenge(realm, code, description),
+        );
     }
     response
 }
@@ -308,7 +311,9 @@ impl ErrorResponder {
 #[non_exhaustive]
 pub enum ConfigError {
     /// An HMAC secret shorter than the hash output (RFC 7518 §3.2).
-    #[error("HMAC secret for {alg:?} is {len} bytes; at least {min} bytes are required (RFC 7518 §3.2)")]
+    #[error(
+        "HMAC secret for {alg:?} is {len} bytes; at least {min} bytes are required (RFC 7518 §3.2)"
+    )]
     SecretTooShort {
         /// The algorithm.
         alg: jsonwebtoken::Algorithm,

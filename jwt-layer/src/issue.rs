@@ -157,7 +157,10 @@ impl TokenIssuer {
             Ok(_) => return Err(IssueError::NotAnObject),
             Err(e) => return Err(IssueError::Signing(e.to_string())),
         };
-        if let Some(name) = RESERVED_CLAIMS.iter().find(|name| object.contains_key(**name)) {
+        if let Some(name) = RESERVED_CLAIMS
+            .iter()
+            .find(|name| object.contains_key(**name))
+        {
             return Err(IssueError::ReservedClaim((*name).to_owned()));
         }
         let iat = now();

@@ -97,7 +97,11 @@ impl Key {
                 min,
             });
         }
-        Ok(Self::from_parts(alg, DecodingKey::from_secret(secret), None))
+        Ok(Self::from_parts(
+            alg,
+            DecodingKey::from_secret(secret),
+            None,
+        ))
     }
 
     /// An RSA public key in PEM, for `RS256/384/512` or `PS256/384/512`.
@@ -207,10 +211,11 @@ impl Key {
 
 fn algorithm_of(key_alg: KeyAlgorithm) -> Result<Algorithm, ConfigError> {
     let name = format!("{key_alg:?}");
-    name.parse::<Algorithm>().map_err(|_| ConfigError::InvalidKey {
-        what: "JWK",
-        reason: format!("algorithm {name} is not a JWS signing algorithm"),
-    })
+    name.parse::<Algorithm>()
+        .map_err(|_| ConfigError::InvalidKey {
+            what: "JWK",
+            reason: format!("algorithm {name} is not a JWS signing algorithm"),
+        })
 }
 
 /// The keys a layer verifies with.
@@ -249,13 +254,11 @@ impl KeySet {
         let mut by_kid = HashMap::new();
         for (index, key) in keys.iter().enumerate() {
             match &key.kid {
-                Some(kid) => {
-                    if by_kid.insert(kid.clone(), index).is_some() {
-                        return Err(ConfigError::DuplicateKid(kid.clone()));
-                    }
+                Some(kid) if by_kid.insert(kid.clone(), index).is_some() => {
+                    return Err(ConfigError::DuplicateKid(kid.clone()));
                 }
                 None if keys.len() > 1 => return Err(ConfigError::DuplicateKid(String::new())),
-                None => {}
+                _ => {}
             }
         }
         Ok(Self {

@@ -23,9 +23,9 @@
 //! give the same answer: the login handler cannot leak which accounts exist.
 use std::sync::OnceLock;
 
+use argon2::Argon2;
 use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use argon2::Argon2;
 
 /// Hashing failed (a bug or a resource problem, not a wrong password).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

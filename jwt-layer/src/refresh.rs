@@ -175,7 +175,8 @@ impl RefreshTokens {
         subject: &str,
         claims: &C,
     ) -> Result<TokenPair, RefreshError> {
-        let claims = serde_json::to_value(claims).map_err(|e| IssueError::Signing(e.to_string()))?;
+        let claims =
+            serde_json::to_value(claims).map_err(|e| IssueError::Signing(e.to_string()))?;
         let now = now();
         let family = Family {
             id: random_id(),
@@ -185,7 +186,10 @@ impl RefreshTokens {
             idle_expiry: now + self.inner.idle.min(self.inner.absolute),
         };
         // Sign first: nothing is stored for a login that cannot be completed.
-        let access = self.inner.issuer.issue_in_session(subject, &family.claims, Some(&family.id))?;
+        let access =
+            self.inner
+                .issuer
+                .issue_in_session(subject, &family.claims, Some(&family.id))?;
         let refresh_token = new_refresh_token();
         self.inner
             .store
@@ -213,10 +217,11 @@ impl RefreshTokens {
             .await?;
         match rotation {
             Rotation::Rotated(family) => {
-                let access = self
-                    .inner
-                    .issuer
-                    .issue_in_session(&family.subject, &family.claims, Some(&family.id))?;
+                let access = self.inner.issuer.issue_in_session(
+                    &family.subject,
+                    &family.claims,
+                    Some(&family.id),
+                )?;
                 Ok(TokenPair {
                     access,
                     refresh_token: next,

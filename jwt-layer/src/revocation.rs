@@ -1,7 +1,7 @@
 //! The revocation hook: an async check run after signature and claims pass.
 //!
-//! [`RevocationCheck`] is implemented by the stores of [`crate::store`] (through
-//! [`Revocations`](crate::store::Revocations)); implement it yourself to consult
+//! [`RevocationCheck`] is implemented by [`RefreshTokens`](crate::RefreshTokens),
+//! over the stores of [`crate::store`]; implement it yourself to consult
 //! anything else. If the check cannot be made (store down, timeout), the request
 //! fails closed with `503` and the reason is logged, never passed.
 use crate::claims::VerifiedToken;

@@ -44,7 +44,10 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 /// source failed (503); see [`SourceError`].
 pub trait ExtractToken: Send + Sync + 'static {
     /// Looks for a token in the request head.
-    fn extract<'a>(&'a self, parts: &'a Parts) -> BoxFuture<'a, Result<Option<String>, SourceError>>;
+    fn extract<'a>(
+        &'a self,
+        parts: &'a Parts,
+    ) -> BoxFuture<'a, Result<Option<String>, SourceError>>;
 }
 
 /// Why a custom source could not answer.

@@ -173,7 +173,10 @@ struct RawObject<'a>(&'a Map<String, Value>);
 impl<'de> serde::Deserializer<'de> for &'de RawObject<'de> {
     type Error = serde_json::Error;
 
-    fn deserialize_any<V: serde::de::Visitor<'de>>(self, visitor: V) -> Result<V::Value, Self::Error> {
+    fn deserialize_any<V: serde::de::Visitor<'de>>(
+        self,
+        visitor: V,
+    ) -> Result<V::Value, Self::Error> {
         serde::Deserializer::deserialize_any(
             serde::de::value::MapDeserializer::new(self.0.iter().map(|(k, v)| (k.as_str(), v))),
             visitor,
@@ -287,7 +290,11 @@ impl ValidatorBuilder {
 
 impl Policy {
     /// The checks `jsonwebtoken` does not make, or makes more loosely.
-    fn check_claims(&self, raw: &Map<String, Value>, now: u64) -> Result<RegisteredClaims, AuthError> {
+    fn check_claims(
+        &self,
+        raw: &Map<String, Value>,
+        now: u64,
+    ) -> Result<RegisteredClaims, AuthError> {
         let exp = numeric_date(raw.get("exp"))?.ok_or(AuthError::MissingExpiry)?;
         // Strict: a token is dead at `exp` itself (RFC 7519 §4.1.4 "on or after").
         if now >= exp.saturating_add(self.leeway) {
@@ -316,7 +323,11 @@ impl Policy {
             Some(Value::String(aud)) => vec![aud.clone()],
             Some(Value::Array(items)) => items
                 .iter()
-                .map(|item| item.as_str().map(str::to_owned).ok_or(AuthError::WrongAudience))
+                .map(|item| {
+                    item.as_str()
+                        .map(str::to_owned)
+                        .ok_or(AuthError::WrongAudience)
+                })
                 .collect::<Result<_, _>>()?,
             Some(_) => return Err(AuthError::WrongAudience),
         };
@@ -356,7 +367,9 @@ fn numeric_date(value: Option<&Value>) -> Result<Option<u64>, AuthError> {
                 Ok(Some(secs))
             } else {
                 match n.as_f64() {
-                    Some(f) if f.is_finite() && f >= 0.0 && f < u64::MAX as f64 => Ok(Some(f as u64)),
+                    Some(f) if f.is_finite() && f >= 0.0 && f < u64::MAX as f64 => {
+                        Ok(Some(f as u64))
+                    }
                     _ => Err(AuthError::InvalidClaim),
                 }
             }
@@ -427,9 +440,9 @@ fn map_jwt_error(err: jsonwebtoken::errors::Error) -> AuthError {
             _ => AuthError::InvalidClaim,
         },
         ErrorKind::InvalidClaimFormat(_) => AuthError::InvalidClaim,
-        ErrorKind::InvalidAlgorithm | ErrorKind::MissingAlgorithm | ErrorKind::UnsupportedAlgorithm => {
-            AuthError::DisallowedAlgorithm
-        }
+        ErrorKind::InvalidAlgorithm
+        | ErrorKind::MissingAlgorithm
+        | ErrorKind::UnsupportedAlgorithm => AuthError::DisallowedAlgorithm,
         _ => AuthError::Malformed,
     }
 }
@@ -441,7 +454,9 @@ mod tests {
     #[test]
     fn shape_checks() {
         assert!(check_shape("a.b.c", 100).is_ok());
-        for bad in ["", "a.b", "a.b.c.d", "a..c", ".b.c", "a.b.", "a.b.c=", "a.b.c ", "é.b.c"] {
+        for bad in [
+            "", "a.b", "a.b.c.d", "a..c", ".b.c", "a.b.", "a.b.c=", "a.b.c ", "é.b.c",
+        ] {
             assert_eq!(check_shape(bad, 100), Err(AuthError::Malformed), "{bad:?}");
         }
         assert_eq!(check_shape("aa.bb.cc", 7), Err(AuthError::Malformed));
@@ -459,8 +474,17 @@ mod tests {
     fn numeric_dates() {
         assert_eq!(numeric_date(Some(&serde_json::json!(10))), Ok(Some(10)));
         assert_eq!(numeric_date(Some(&serde_json::json!(10.9))), Ok(Some(10)));
-        assert_eq!(numeric_date(Some(&serde_json::json!(-1))), Err(AuthError::InvalidClaim));
-        assert_eq!(numeric_date(Some(&serde_json::json!("10"))), Err(AuthError::InvalidClaim));
-        assert_eq!(numeric_date(Some(&serde_json::json!(1e300))), Err(AuthError::InvalidClaim));
+        assert_eq!(
+            numeric_date(Some(&serde_json::json!(-1))),
+            Err(AuthError::InvalidClaim)
+        );
+        assert_eq!(
+            numeric_date(Some(&serde_json::json!("10"))),
+            Err(AuthError::InvalidClaim)
+        );
+        assert_eq!(
+            numeric_date(Some(&serde_json::json!(1e300))),
+            Err(AuthError::InvalidClaim)
+        );
     }
 }

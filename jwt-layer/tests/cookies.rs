@@ -11,13 +11,15 @@ use common::*;
 use http::{Request, StatusCode, header};
 use jwt_layer::cookie::AuthCookies;
 use jwt_layer::store::MemoryStore;
-use jwt_layer::{AuthError, JwtLayer, RefreshTokens, SigningKey, TokenIssuer, Algorithm};
+use jwt_layer::{Algorithm, AuthError, JwtLayer, RefreshTokens, SigningKey, TokenIssuer};
 use serde_json::json;
 use tower::ServiceExt;
 
 async fn pair() -> jwt_layer::TokenPair {
     let signing = SigningKey::hmac(Algorithm::HS256, SECRET).unwrap();
-    let issuer = TokenIssuer::new(signing, validator()).unwrap().access_ttl(Duration::from_secs(900));
+    let issuer = TokenIssuer::new(signing, validator())
+        .unwrap()
+        .access_ttl(Duration::from_secs(900));
     RefreshTokens::new(issuer, MemoryStore::new())
         .login("user-1", &json!({ "name": "Ada" }))
         .await
@@ -30,11 +32,18 @@ async fn set_cookie_attributes_follow_owasp() {
     let cookies = AuthCookies::new();
     let mut headers = http::HeaderMap::new();
     cookies.set_pair(&mut headers, &pair);
-    let set: Vec<&str> = headers.get_all(header::SET_COOKIE).iter().map(|v| v.to_str().unwrap()).collect();
+    let set: Vec<&str> = headers
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .map(|v| v.to_str().unwrap())
+        .collect();
     assert_eq!(set.len(), 2);
     assert_eq!(
         set[0],
-        format!("__Host-access_token={}; HttpOnly; SameSite=Lax; Secure; Path=/; Max-Age=900", pair.access.access_token)
+        format!(
+            "__Host-access_token={}; HttpOnly; SameSite=Lax; Secure; Path=/; Max-Age=900",
+            pair.access.access_token
+        )
     );
     assert_eq!(
         set[1],
@@ -48,23 +57,50 @@ async fn set_cookie_attributes_follow_owasp() {
 
     let mut cleared = http::HeaderMap::new();
     cookies.clear(&mut cleared);
-    let set: Vec<&str> = cleared.get_all(header::SET_COOKIE).iter().map(|v| v.to_str().unwrap()).collect();
-    assert_eq!(set[0], "__Host-access_token=; HttpOnly; SameSite=Lax; Secure; Path=/; Max-Age=0");
-    assert_eq!(set[1], "__Secure-refresh_token=; HttpOnly; SameSite=Strict; Secure; Path=/auth; Max-Age=0");
+    let set: Vec<&str> = cleared
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .map(|v| v.to_str().unwrap())
+        .collect();
+    assert_eq!(
+        set[0],
+        "__Host-access_token=; HttpOnly; SameSite=Lax; Secure; Path=/; Max-Age=0"
+    );
+    assert_eq!(
+        set[1],
+        "__Secure-refresh_token=; HttpOnly; SameSite=Strict; Secure; Path=/auth; Max-Age=0"
+    );
 
     // Reading the refresh cookie back, with the duplicate rule.
     let mut request = http::HeaderMap::new();
-    request.insert(header::COOKIE, format!("a=b; __Secure-refresh_token={}", pair.refresh_token).parse().unwrap());
-    assert_eq!(cookies.refresh_token(&request), Ok(Some(pair.refresh_token.clone())));
-    request.append(header::COOKIE, "__Secure-refresh_token=other".parse().unwrap());
-    assert_eq!(cookies.refresh_token(&request), Err(AuthError::ConflictingCredentials));
+    request.insert(
+        header::COOKIE,
+        format!("a=b; __Secure-refresh_token={}", pair.refresh_token)
+            .parse()
+            .unwrap(),
+    );
+    assert_eq!(
+        cookies.refresh_token(&request),
+        Ok(Some(pair.refresh_token.clone()))
+    );
+    request.append(
+        header::COOKIE,
+        "__Secure-refresh_token=other".parse().unwrap(),
+    );
+    assert_eq!(
+        cookies.refresh_token(&request),
+        Err(AuthError::ConflictingCredentials)
+    );
     assert_eq!(cookies.refresh_token(&http::HeaderMap::new()), Ok(None));
 }
 
 fn transfer_app() -> Router {
     Router::new()
         .route("/transfer", post(|| async { "transferred" }))
-        .layer(JwtLayer::<AppClaims>::new(validator()).sources([TokenSource::Bearer, AuthCookies::new().access_source()]))
+        .layer(
+            JwtLayer::<AppClaims>::new(validator())
+                .sources([TokenSource::Bearer, AuthCookies::new().access_source()]),
+        )
 }
 
 use jwt_layer::TokenSource;
@@ -85,23 +121,46 @@ async fn cross_site_cookie_post_is_refused_but_bearer_is_not() {
     };
 
     // The attack: the browser attaches the cookie to a cross-site form POST.
-    let reply = send(&app, cross_site().header("cookie", format!("__Host-access_token={token}")).body(Body::empty()).unwrap()).await;
+    let reply = send(
+        &app,
+        cross_site()
+            .header("cookie", format!("__Host-access_token={token}"))
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
     assert_eq!(reply.status, StatusCode::FORBIDDEN);
     assert_eq!(reply.error, Some(AuthError::CrossSiteRequest));
     assert!(reply.challenge().is_none());
 
     // The same POST with a Bearer header: a browser never adds that by itself, so it is no CSRF.
-    let reply = send(&app, cross_site().header("authorization", format!("Bearer {token}")).body(Body::empty()).unwrap()).await;
+    let reply = send(
+        &app,
+        cross_site()
+            .header("authorization", format!("Bearer {token}"))
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
     assert_eq!(reply.body, "transferred");
 
     // Same-origin cookie POSTs from our own page pass, by Fetch Metadata or by Origin == Host.
     for request in [
         Request::post("/transfer").header("sec-fetch-site", "same-origin"),
-        Request::post("/transfer").header("host", "bank.test").header("origin", "https://bank.test"),
+        Request::post("/transfer")
+            .header("host", "bank.test")
+            .header("origin", "https://bank.test"),
         Request::post("/transfer"), // not a browser: no Origin, no Sec-Fetch-Site
     ] {
-        let reply = send(&app, request.header("cookie", format!("__Host-access_token={token}")).body(Body::empty()).unwrap()).await;
+        let reply = send(
+            &app,
+            request
+                .header("cookie", format!("__Host-access_token={token}"))
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
         assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
     }
 
@@ -147,7 +206,11 @@ async fn password_hashing_is_argon2id_and_uniform_for_unknown_users() {
     assert!(verify_password("wonderland", Some(&phc)).await.unwrap());
     assert!(!verify_password("Wonderland", Some(&phc)).await.unwrap());
     assert!(!verify_password("wonderland", None).await.unwrap());
-    assert!(verify_password("x", Some("not a phc string")).await.is_err());
+    assert!(
+        verify_password("x", Some("not a phc string"))
+            .await
+            .is_err()
+    );
 
     // Unknown user and wrong password do the same work: compare their timings
     // loosely (same order of magnitude), without asserting absolute speed.
@@ -161,5 +224,8 @@ async fn password_hashing_is_argon2id_and_uniform_for_unknown_users() {
     let wrong = time(Some(phc.clone())).await;
     let unknown = time(None).await;
     let ratio = wrong.as_secs_f64() / unknown.as_secs_f64();
-    assert!((0.33..3.0).contains(&ratio), "wrong password {wrong:?} vs unknown user {unknown:?}");
+    assert!(
+        (0.33..3.0).contains(&ratio),
+        "wrong password {wrong:?} vs unknown user {unknown:?}"
+    );
 }

@@ -4,11 +4,17 @@ mod common;
 use common::*;
 use http::StatusCode;
 use jsonwebtoken::EncodingKey;
-use jwt_layer::{Algorithm, AuthError, ConfigError, JwtLayer, Key, KeySet, SigningKey, TokenIssuer, Validator};
+use jwt_layer::{
+    Algorithm, AuthError, ConfigError, JwtLayer, Key, KeySet, SigningKey, TokenIssuer, Validator,
+};
 use serde_json::json;
 
 fn validator_for(keys: KeySet) -> Validator {
-    Validator::builder(keys).issuer(ISSUER).audience(AUDIENCE).build().unwrap()
+    Validator::builder(keys)
+        .issuer(ISSUER)
+        .audience(AUDIENCE)
+        .build()
+        .unwrap()
 }
 
 /// (algorithm, private key for signing, public key for verifying)
@@ -24,7 +30,11 @@ fn asymmetric() -> Vec<(Algorithm, SigningKey, Key)> {
         Algorithm::PS384,
         Algorithm::PS512,
     ] {
-        all.push((alg, SigningKey::rsa_pem(alg, &rsa).unwrap(), Key::rsa_pem(alg, &rsa_pub).unwrap()));
+        all.push((
+            alg,
+            SigningKey::rsa_pem(alg, &rsa).unwrap(),
+            Key::rsa_pem(alg, &rsa_pub).unwrap(),
+        ));
     }
     all.push((
         Algorithm::ES256,
@@ -60,7 +70,8 @@ async fn every_algorithm_verifies_through_the_layer() {
         let tampered_payload = {
             use base64::Engine;
             let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
-            let mut claims: serde_json::Value = serde_json::from_slice(&b64.decode(parts[1]).unwrap()).unwrap();
+            let mut claims: serde_json::Value =
+                serde_json::from_slice(&b64.decode(parts[1]).unwrap()).unwrap();
             claims["sub"] = "admin".into();
             b64.encode(claims.to_string())
         };
@@ -68,13 +79,24 @@ async fn every_algorithm_verifies_through_the_layer() {
         let reply = app.bearer(&parts.join(".")).await;
         assert_eq!(reply.error, Some(AuthError::BadSignature), "{alg:?}");
     }
-    for (alg, len) in [(Algorithm::HS256, 32), (Algorithm::HS384, 48), (Algorithm::HS512, 64)] {
+    for (alg, len) in [
+        (Algorithm::HS256, 32),
+        (Algorithm::HS384, 48),
+        (Algorithm::HS512, 64),
+    ] {
         let secret = vec![7u8; len];
         let signing = SigningKey::hmac(alg, &secret).unwrap();
         let validator = validator_for(KeySet::single(signing.verifying_key()));
         let app = App::new(JwtLayer::new(validator.clone()));
-        let token = TokenIssuer::new(signing, validator).unwrap().issue("user-1", &json!({"name": "Ada"})).unwrap();
-        assert_eq!(app.bearer(&token.access_token).await.status, StatusCode::OK, "{alg:?}");
+        let token = TokenIssuer::new(signing, validator)
+            .unwrap()
+            .issue("user-1", &json!({"name": "Ada"}))
+            .unwrap();
+        assert_eq!(
+            app.bearer(&token.access_token).await.status,
+            StatusCode::OK,
+            "{alg:?}"
+        );
     }
 }
 
@@ -83,10 +105,19 @@ async fn rs256_public_key_used_as_hmac_secret_is_refused() {
     // The classic confusion: the attacker signs HS256 with the server's RSA
     // *public* key as the HMAC secret, hoping the server verifies with it.
     let public_pem = key_file("rsa_public.pem");
-    let validator = validator_for(KeySet::single(Key::rsa_pem(Algorithm::RS256, &public_pem).unwrap()));
+    let validator = validator_for(KeySet::single(
+        Key::rsa_pem(Algorithm::RS256, &public_pem).unwrap(),
+    ));
     let app = App::new_hs(JwtLayer::new(validator));
-    let forged = sign(&at_header(Algorithm::HS256), &good_claims(), &EncodingKey::from_secret(&public_pem));
-    assert_eq!(app.bearer(&forged).await.error, Some(AuthError::DisallowedAlgorithm));
+    let forged = sign(
+        &at_header(Algorithm::HS256),
+        &good_claims(),
+        &EncodingKey::from_secret(&public_pem),
+    );
+    assert_eq!(
+        app.bearer(&forged).await.error,
+        Some(AuthError::DisallowedAlgorithm)
+    );
 }
 
 impl App {
@@ -99,9 +130,15 @@ impl App {
 async fn keys_are_chosen_by_kid_and_bound_to_one_algorithm() {
     let rsa_private = key_file("rsa_private.pem");
     let rsa2_private = key_file("rsa2_private.pem");
-    let old = SigningKey::rsa_pem(Algorithm::RS256, &rsa_private).unwrap().with_kid("2026-10");
-    let new = SigningKey::rsa_pem(Algorithm::PS256, &rsa2_private).unwrap().with_kid("2026-11");
-    let ec = SigningKey::ec_pem(Algorithm::ES256, &key_file("ec_private.pem")).unwrap().with_kid("ec");
+    let old = SigningKey::rsa_pem(Algorithm::RS256, &rsa_private)
+        .unwrap()
+        .with_kid("2026-10");
+    let new = SigningKey::rsa_pem(Algorithm::PS256, &rsa2_private)
+        .unwrap()
+        .with_kid("2026-11");
+    let ec = SigningKey::ec_pem(Algorithm::ES256, &key_file("ec_private.pem"))
+        .unwrap()
+        .with_kid("ec");
     let keys = KeySet::new([old.verifying_key(), new.verifying_key(), ec.verifying_key()]).unwrap();
     let validator = validator_for(keys);
     let app = App::new(JwtLayer::new(validator.clone()));
@@ -111,40 +148,86 @@ async fn keys_are_chosen_by_kid_and_bound_to_one_algorithm() {
             .unwrap()
             .issue("user-1", &json!({"name": "Ada"}))
             .unwrap();
-        assert_eq!(app.bearer(&token.access_token).await.status, StatusCode::OK, "{:?}", signing.kid());
+        assert_eq!(
+            app.bearer(&token.access_token).await.status,
+            StatusCode::OK,
+            "{:?}",
+            signing.kid()
+        );
     }
 
     // The right key, the wrong algorithm: RS256 under the PS256 key's kid.
     let mut header = at_header(Algorithm::RS256);
     header.kid = Some("2026-11".into());
-    let token = sign(&header, &good_claims(), &EncodingKey::from_rsa_pem(&rsa2_private).unwrap());
-    assert_eq!(app.bearer(&token).await.error, Some(AuthError::DisallowedAlgorithm));
+    let token = sign(
+        &header,
+        &good_claims(),
+        &EncodingKey::from_rsa_pem(&rsa2_private).unwrap(),
+    );
+    assert_eq!(
+        app.bearer(&token).await.error,
+        Some(AuthError::DisallowedAlgorithm)
+    );
 
     // Signed with the old key but claiming the new kid.
     let mut header = at_header(Algorithm::PS256);
     header.kid = Some("2026-11".into());
-    let token = sign(&header, &good_claims(), &EncodingKey::from_rsa_pem(&rsa_private).unwrap());
-    assert_eq!(app.bearer(&token).await.error, Some(AuthError::BadSignature));
+    let token = sign(
+        &header,
+        &good_claims(),
+        &EncodingKey::from_rsa_pem(&rsa_private).unwrap(),
+    );
+    assert_eq!(
+        app.bearer(&token).await.error,
+        Some(AuthError::BadSignature)
+    );
 
     // No kid with several keys: which key would it be? Refused.
-    let token = sign(&at_header(Algorithm::RS256), &good_claims(), &EncodingKey::from_rsa_pem(&rsa_private).unwrap());
+    let token = sign(
+        &at_header(Algorithm::RS256),
+        &good_claims(),
+        &EncodingKey::from_rsa_pem(&rsa_private).unwrap(),
+    );
     assert_eq!(app.bearer(&token).await.error, Some(AuthError::UnknownKey));
 
     // An issuer whose key the validator does not know fails at start-up.
-    let stranger = SigningKey::hmac(Algorithm::HS256, &[1; 32]).unwrap().with_kid("stranger");
-    assert!(matches!(TokenIssuer::new(stranger, validator), Err(ConfigError::InvalidKey { .. })));
+    let stranger = SigningKey::hmac(Algorithm::HS256, &[1; 32])
+        .unwrap()
+        .with_kid("stranger");
+    assert!(matches!(
+        TokenIssuer::new(stranger, validator),
+        Err(ConfigError::InvalidKey { .. })
+    ));
 }
 
 #[tokio::test]
 async fn jwks_round_trip_publishes_only_public_keys() {
-    let rsa = SigningKey::rsa_pem(Algorithm::RS256, &key_file("rsa_private.pem")).unwrap().with_kid("r");
-    let ed = SigningKey::ed_pem(&key_file("ed_private.pem")).unwrap().with_kid("e");
-    let ec = SigningKey::ec_pem(Algorithm::ES384, &key_file("ec384_private.pem")).unwrap().with_kid("c");
-    let hmac = SigningKey::hmac(Algorithm::HS256, &[5; 32]).unwrap().with_kid("h");
-    let keys = KeySet::new([rsa.verifying_key(), ed.verifying_key(), ec.verifying_key(), hmac.verifying_key()]).unwrap();
+    let rsa = SigningKey::rsa_pem(Algorithm::RS256, &key_file("rsa_private.pem"))
+        .unwrap()
+        .with_kid("r");
+    let ed = SigningKey::ed_pem(&key_file("ed_private.pem"))
+        .unwrap()
+        .with_kid("e");
+    let ec = SigningKey::ec_pem(Algorithm::ES384, &key_file("ec384_private.pem"))
+        .unwrap()
+        .with_kid("c");
+    let hmac = SigningKey::hmac(Algorithm::HS256, &[5; 32])
+        .unwrap()
+        .with_kid("h");
+    let keys = KeySet::new([
+        rsa.verifying_key(),
+        ed.verifying_key(),
+        ec.verifying_key(),
+        hmac.verifying_key(),
+    ])
+    .unwrap();
     let jwks = keys.jwks();
     let text = serde_json::to_string(&jwks).unwrap();
-    assert_eq!(jwks.keys.len(), 3, "HMAC secrets are never published: {text}");
+    assert_eq!(
+        jwks.keys.len(),
+        3,
+        "HMAC secrets are never published: {text}"
+    );
     assert!(!text.contains("\"d\""), "no private parts: {text}");
 
     // A resource server that only has the JWKS document verifies our tokens.
@@ -153,17 +236,34 @@ async fn jwks_round_trip_publishes_only_public_keys() {
     let app = App::new(JwtLayer::new(remote.clone()));
     let local = validator_for(keys);
     for signing in [rsa, ed, ec] {
-        let token = TokenIssuer::new(signing, local.clone()).unwrap().issue("user-1", &json!({"name": "Ada"})).unwrap();
+        let token = TokenIssuer::new(signing, local.clone())
+            .unwrap()
+            .issue("user-1", &json!({"name": "Ada"}))
+            .unwrap();
         assert_eq!(app.bearer(&token.access_token).await.status, StatusCode::OK);
     }
 }
 
 #[test]
 fn configuration_errors_are_clear() {
-    for (alg, min) in [(Algorithm::HS256, 32), (Algorithm::HS384, 48), (Algorithm::HS512, 64)] {
+    for (alg, min) in [
+        (Algorithm::HS256, 32),
+        (Algorithm::HS384, 48),
+        (Algorithm::HS512, 64),
+    ] {
         let err = Key::hmac(alg, &vec![1; min - 1]).unwrap_err();
-        assert_eq!(err, ConfigError::SecretTooShort { alg, len: min - 1, min });
-        assert!(err.to_string().contains(&format!("at least {min} bytes")), "{err}");
+        assert_eq!(
+            err,
+            ConfigError::SecretTooShort {
+                alg,
+                len: min - 1,
+                min
+            }
+        );
+        assert!(
+            err.to_string().contains(&format!("at least {min} bytes")),
+            "{err}"
+        );
         assert!(SigningKey::hmac(alg, &vec![1; min - 1]).is_err());
     }
     assert!(matches!(
@@ -175,12 +275,24 @@ fn configuration_errors_are_clear() {
         Err(ConfigError::AlgorithmMismatch { .. })
     ));
     assert!(matches!(
-        Key::rsa_pem(Algorithm::RS256, b"-----BEGIN PUBLIC KEY-----\nnope\n-----END PUBLIC KEY-----\n"),
+        Key::rsa_pem(
+            Algorithm::RS256,
+            b"-----BEGIN PUBLIC KEY-----\nnope\n-----END PUBLIC KEY-----\n"
+        ),
         Err(ConfigError::InvalidKey { .. })
     ));
-    assert!(matches!(Key::ec_pem(Algorithm::ES256, b"garbage"), Err(ConfigError::InvalidKey { .. })));
-    assert!(matches!(Key::ed_pem(b""), Err(ConfigError::InvalidKey { .. })));
-    assert!(matches!(SigningKey::rsa_pem(Algorithm::RS256, b"garbage"), Err(ConfigError::InvalidKey { .. })));
+    assert!(matches!(
+        Key::ec_pem(Algorithm::ES256, b"garbage"),
+        Err(ConfigError::InvalidKey { .. })
+    ));
+    assert!(matches!(
+        Key::ed_pem(b""),
+        Err(ConfigError::InvalidKey { .. })
+    ));
+    assert!(matches!(
+        SigningKey::rsa_pem(Algorithm::RS256, b"garbage"),
+        Err(ConfigError::InvalidKey { .. })
+    ));
 
     let a = Key::hmac(Algorithm::HS256, &[1; 32]).unwrap();
     assert_eq!(KeySet::new(Vec::new()).unwrap_err(), ConfigError::NoKeys);
@@ -188,11 +300,17 @@ fn configuration_errors_are_clear() {
         KeySet::new([a.clone().with_kid("x"), a.clone().with_kid("x")]),
         Err(ConfigError::DuplicateKid(_))
     ));
-    assert!(matches!(KeySet::new([a.clone(), a.clone().with_kid("y")]), Err(ConfigError::DuplicateKid(_))));
+    assert!(matches!(
+        KeySet::new([a.clone(), a.clone().with_kid("y")]),
+        Err(ConfigError::DuplicateKid(_))
+    ));
 
     let build = |b: jwt_layer::ValidatorBuilder| b.build().map(drop);
     assert_eq!(
-        build(Validator::builder(KeySet::single(a.clone())).leeway(std::time::Duration::from_secs(61))),
+        build(
+            Validator::builder(KeySet::single(a.clone()))
+                .leeway(std::time::Duration::from_secs(61))
+        ),
         Err(ConfigError::LeewayTooLarge(61))
     );
     assert_eq!(
@@ -200,15 +318,27 @@ fn configuration_errors_are_clear() {
         Err(ConfigError::NoTypes)
     );
     // A JWK must name its algorithm.
-    let mut jwk = jsonwebtoken::jwk::Jwk::from_encoding_key(&EncodingKey::from_secret(&[1; 32]), Algorithm::HS256).unwrap();
+    let mut jwk = jsonwebtoken::jwk::Jwk::from_encoding_key(
+        &EncodingKey::from_secret(&[1; 32]),
+        Algorithm::HS256,
+    )
+    .unwrap();
     jwk.common.key_algorithm = None;
-    assert!(matches!(Key::from_jwk(&jwk), Err(ConfigError::InvalidKey { .. })));
+    assert!(matches!(
+        Key::from_jwk(&jwk),
+        Err(ConfigError::InvalidKey { .. })
+    ));
 }
 
 #[tokio::test]
 async fn accept_any_type_for_foreign_identity_providers() {
     let keys = KeySet::single(Key::hmac(Algorithm::HS256, SECRET).unwrap());
-    let validator = Validator::builder(keys).issuer(ISSUER).audience(AUDIENCE).accept_any_type().build().unwrap();
+    let validator = Validator::builder(keys)
+        .issuer(ISSUER)
+        .audience(AUDIENCE)
+        .accept_any_type()
+        .build()
+        .unwrap();
     let app = App::new(JwtLayer::new(validator));
     let mut header = at_header(Algorithm::HS256);
     header.typ = Some("JWT".into());

@@ -10,19 +10,25 @@ use std::time::Duration;
 use common::*;
 use http::StatusCode;
 use jwt_layer::store::{MemoryStore, RedisStore, Store};
-use jwt_layer::{Algorithm, AuthError, JwtLayer, Key, KeySet, RefreshError, RefreshTokens, SigningKey, TokenIssuer, Validator};
+use jwt_layer::{
+    Algorithm, AuthError, JwtLayer, Key, KeySet, RefreshError, RefreshTokens, SigningKey,
+    TokenIssuer, Validator,
+};
 use redis_server::RedisServer;
 use serde_json::json;
 
 fn tokens(store: Arc<dyn Store>, access_ttl: Duration) -> RefreshTokens {
     let signing = SigningKey::hmac(Algorithm::HS256, SECRET).unwrap();
-    let validator = Validator::builder(KeySet::single(Key::hmac(Algorithm::HS256, SECRET).unwrap()))
-        .issuer(ISSUER)
-        .audience(AUDIENCE)
-        .leeway(Duration::ZERO)
-        .build()
-        .unwrap();
-    let issuer = TokenIssuer::new(signing, validator).unwrap().access_ttl(access_ttl);
+    let validator =
+        Validator::builder(KeySet::single(Key::hmac(Algorithm::HS256, SECRET).unwrap()))
+            .issuer(ISSUER)
+            .audience(AUDIENCE)
+            .leeway(Duration::ZERO)
+            .build()
+            .unwrap();
+    let issuer = TokenIssuer::new(signing, validator)
+        .unwrap()
+        .access_ttl(access_ttl);
     RefreshTokens::with_shared_store(issuer, store)
 }
 
@@ -42,43 +48,82 @@ async fn lifecycle(store: Arc<dyn Store>) {
 
     let first = tokens.login("user-1", &claims()).await.unwrap();
     assert_eq!(first.refresh_token.len(), 43);
-    assert!(!first.refresh_token.contains('.'), "refresh tokens are opaque, never JWTs");
-    assert_eq!(app.bearer(&first.access.access_token).await.body, "user-1 Ada bearer");
+    assert!(
+        !first.refresh_token.contains('.'),
+        "refresh tokens are opaque, never JWTs"
+    );
+    assert_eq!(
+        app.bearer(&first.access.access_token).await.body,
+        "user-1 Ada bearer"
+    );
 
     // A refresh token is never an access token.
-    assert_eq!(app.bearer(&first.refresh_token).await.error, Some(AuthError::Malformed));
+    assert_eq!(
+        app.bearer(&first.refresh_token).await.error,
+        Some(AuthError::Malformed)
+    );
     // Nor the reverse.
-    assert_eq!(tokens.refresh(&first.access.access_token).await, Err(RefreshError::Invalid));
+    assert_eq!(
+        tokens.refresh(&first.access.access_token).await,
+        Err(RefreshError::Invalid)
+    );
 
     // Expiry (ttl 1 s, no leeway).
     tokio::time::sleep(Duration::from_millis(2100)).await;
-    assert_eq!(app.bearer(&first.access.access_token).await.error, Some(AuthError::Expired));
+    assert_eq!(
+        app.bearer(&first.access.access_token).await.error,
+        Some(AuthError::Expired)
+    );
 
     let second = tokens.refresh(&first.refresh_token).await.unwrap();
     assert_ne!(second.refresh_token, first.refresh_token);
     assert_eq!(second.session, first.session, "same family");
-    assert_eq!(app.bearer(&second.access.access_token).await.status, StatusCode::OK);
+    assert_eq!(
+        app.bearer(&second.access.access_token).await.status,
+        StatusCode::OK
+    );
 
     // Replay of the rotated token: reuse. The family dies, newest token included.
-    assert_eq!(tokens.refresh(&first.refresh_token).await, Err(RefreshError::Reused));
-    assert_eq!(tokens.refresh(&second.refresh_token).await, Err(RefreshError::Invalid));
-    assert_eq!(app.bearer(&second.access.access_token).await.error, Some(AuthError::Revoked));
+    assert_eq!(
+        tokens.refresh(&first.refresh_token).await,
+        Err(RefreshError::Reused)
+    );
+    assert_eq!(
+        tokens.refresh(&second.refresh_token).await,
+        Err(RefreshError::Invalid)
+    );
+    assert_eq!(
+        app.bearer(&second.access.access_token).await.error,
+        Some(AuthError::Revoked)
+    );
 
     // A new login is a new family, unaffected.
     let third = tokens.login("user-1", &claims()).await.unwrap();
     assert_ne!(third.session, first.session);
     let fourth = tokens.refresh(&third.refresh_token).await.unwrap();
-    assert_eq!(app.bearer(&fourth.access.access_token).await.status, StatusCode::OK);
+    assert_eq!(
+        app.bearer(&fourth.access.access_token).await.status,
+        StatusCode::OK
+    );
 
     // Logout revokes the family: refresh refused, access token refused.
     tokens.logout(&fourth.refresh_token).await.unwrap();
-    assert_eq!(tokens.refresh(&fourth.refresh_token).await, Err(RefreshError::Invalid));
-    assert_eq!(app.bearer(&fourth.access.access_token).await.error, Some(AuthError::Revoked));
+    assert_eq!(
+        tokens.refresh(&fourth.refresh_token).await,
+        Err(RefreshError::Invalid)
+    );
+    assert_eq!(
+        app.bearer(&fourth.access.access_token).await.error,
+        Some(AuthError::Revoked)
+    );
     // Logging out twice, or with garbage, is not an error.
     tokens.logout(&fourth.refresh_token).await.unwrap();
     tokens.logout("garbage").await.unwrap();
     assert_eq!(tokens.refresh("").await, Err(RefreshError::Invalid));
-    assert_eq!(tokens.refresh(&"A".repeat(43)).await, Err(RefreshError::Invalid));
+    assert_eq!(
+        tokens.refresh(&"A".repeat(43)).await,
+        Err(RefreshError::Invalid)
+    );
 }
 
 /// Many tasks refresh with the same token at once: exactly one wins.
@@ -114,29 +159,55 @@ async fn everywhere(store: Arc<dyn Store>) {
 
     tokens.logout_everywhere("user-1").await.unwrap();
     for pair in [&laptop, &phone] {
-        assert_eq!(tokens.refresh(&pair.refresh_token).await, Err(RefreshError::Invalid));
-        assert_eq!(app.bearer(&pair.access.access_token).await.error, Some(AuthError::Revoked));
+        assert_eq!(
+            tokens.refresh(&pair.refresh_token).await,
+            Err(RefreshError::Invalid)
+        );
+        assert_eq!(
+            app.bearer(&pair.access.access_token).await.error,
+            Some(AuthError::Revoked)
+        );
     }
     // Even an access token outside any family (no sid) dies by the iat cut-off.
-    assert_eq!(app.bearer(&plain.access_token).await.error, Some(AuthError::Revoked));
-    assert_eq!(app.bearer(&other.access.access_token).await.status, StatusCode::OK);
+    assert_eq!(
+        app.bearer(&plain.access_token).await.error,
+        Some(AuthError::Revoked)
+    );
+    assert_eq!(
+        app.bearer(&other.access.access_token).await.status,
+        StatusCode::OK
+    );
     assert!(tokens.refresh(&other.refresh_token).await.is_ok());
 
     // Tokens issued after the cut-off (next second on) are fine.
     tokio::time::sleep(Duration::from_millis(1100)).await;
     let again = tokens.login("user-1", &claims()).await.unwrap();
-    assert_eq!(app.bearer(&again.access.access_token).await.status, StatusCode::OK);
+    assert_eq!(
+        app.bearer(&again.access.access_token).await.status,
+        StatusCode::OK
+    );
 
     // One access token revoked by jti.
-    let verified = tokens.issuer().validator().verify::<serde_json::Value>(&again.access.access_token).unwrap();
+    let verified = tokens
+        .issuer()
+        .validator()
+        .verify::<serde_json::Value>(&again.access.access_token)
+        .unwrap();
     tokens.revoke_access_token(verified.token()).await.unwrap();
-    assert_eq!(app.bearer(&again.access.access_token).await.error, Some(AuthError::Revoked));
-    assert!(tokens.refresh(&again.refresh_token).await.is_ok(), "the family lives on");
+    assert_eq!(
+        app.bearer(&again.access.access_token).await.error,
+        Some(AuthError::Revoked)
+    );
+    assert!(
+        tokens.refresh(&again.refresh_token).await.is_ok(),
+        "the family lives on"
+    );
 }
 
 /// Idle timeout and absolute lifetime.
 async fn lifetimes(store: Arc<dyn Store>) {
-    let idle = tokens(Arc::clone(&store), Duration::from_secs(60)).idle_timeout(Duration::from_secs(1));
+    let idle =
+        tokens(Arc::clone(&store), Duration::from_secs(60)).idle_timeout(Duration::from_secs(1));
     let absolute = tokens(store, Duration::from_secs(60))
         .absolute_lifetime(Duration::from_secs(2))
         .idle_timeout(Duration::from_secs(60));
@@ -147,8 +218,14 @@ async fn lifetimes(store: Arc<dyn Store>) {
     let abs_pair = absolute.refresh(&abs_pair.refresh_token).await.unwrap();
     tokio::time::sleep(Duration::from_millis(2100)).await;
     // …but not its absolute lifetime; an idle one dies after the idle timeout.
-    assert_eq!(idle.refresh(&idle_pair.refresh_token).await, Err(RefreshError::Invalid));
-    assert_eq!(absolute.refresh(&abs_pair.refresh_token).await, Err(RefreshError::Invalid));
+    assert_eq!(
+        idle.refresh(&idle_pair.refresh_token).await,
+        Err(RefreshError::Invalid)
+    );
+    assert_eq!(
+        absolute.refresh(&abs_pair.refresh_token).await,
+        Err(RefreshError::Invalid)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -177,7 +254,10 @@ async fn memory_store_is_bounded_and_fails_closed_when_full() {
     let tokens = tokens(store.clone(), Duration::from_secs(60));
     tokens.login("a", &claims()).await.unwrap();
     tokens.login("b", &claims()).await.unwrap();
-    assert!(matches!(tokens.login("c", &claims()).await, Err(RefreshError::Store(_))));
+    assert!(matches!(
+        tokens.login("c", &claims()).await,
+        Err(RefreshError::Store(_))
+    ));
     assert_eq!(store.len(), 2);
 
     // Expired families are purged to make room.
@@ -192,7 +272,12 @@ async fn memory_store_is_bounded_and_fails_closed_when_full() {
 
 async fn redis_store(server: &RedisServer) -> Arc<dyn Store> {
     let prefix = format!("t{}:", rand_prefix());
-    Arc::new(RedisStore::connect(&server.url).await.unwrap().with_prefix(prefix))
+    Arc::new(
+        RedisStore::connect(&server.url)
+            .await
+            .unwrap()
+            .with_prefix(prefix),
+    )
 }
 
 fn rand_prefix() -> u64 {
@@ -216,15 +301,25 @@ async fn redis_store_scenarios() {
 async fn redis_store_shared_by_two_instances() {
     let server = RedisServer::start();
     // Two "instances": separate connections to one Redis, same key prefix.
-    let connect = || async { Arc::new(RedisStore::connect(&server.url).await.unwrap()) as Arc<dyn Store> };
+    let connect =
+        || async { Arc::new(RedisStore::connect(&server.url).await.unwrap()) as Arc<dyn Store> };
     let instance_a = tokens(connect().await, Duration::from_secs(60));
     let instance_b = tokens(connect().await, Duration::from_secs(60));
     let pair = instance_a.login("user-1", &claims()).await.unwrap();
     let next = instance_b.refresh(&pair.refresh_token).await.unwrap();
-    assert_eq!(instance_a.refresh(&pair.refresh_token).await, Err(RefreshError::Reused));
-    assert_eq!(instance_b.refresh(&next.refresh_token).await, Err(RefreshError::Invalid));
+    assert_eq!(
+        instance_a.refresh(&pair.refresh_token).await,
+        Err(RefreshError::Reused)
+    );
+    assert_eq!(
+        instance_b.refresh(&next.refresh_token).await,
+        Err(RefreshError::Invalid)
+    );
     let app_b = app(&instance_b);
-    assert_eq!(app_b.bearer(&next.access.access_token).await.error, Some(AuthError::Revoked));
+    assert_eq!(
+        app_b.bearer(&next.access.access_token).await.error,
+        Some(AuthError::Revoked)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -234,19 +329,42 @@ async fn redis_down_fails_closed_with_503() {
     let tokens = tokens(store, Duration::from_secs(60));
     let app = app(&tokens);
     let pair = tokens.login("user-1", &claims()).await.unwrap();
-    assert_eq!(app.bearer(&pair.access.access_token).await.status, StatusCode::OK);
+    assert_eq!(
+        app.bearer(&pair.access.access_token).await.status,
+        StatusCode::OK
+    );
 
     server.kill();
     let before = app.calls();
     let reply = app.bearer(&pair.access.access_token).await;
-    assert_eq!(reply.status, StatusCode::SERVICE_UNAVAILABLE, "{}", reply.body);
+    assert_eq!(
+        reply.status,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "{}",
+        reply.body
+    );
     assert_eq!(reply.error, Some(AuthError::StoreUnavailable));
-    assert_eq!(app.calls(), before, "nothing is accepted while the store is down");
-    assert!(matches!(tokens.refresh(&pair.refresh_token).await, Err(RefreshError::Store(_))));
-    assert!(matches!(tokens.login("user-1", &claims()).await, Err(RefreshError::Store(_))));
-    assert!(matches!(tokens.logout(&pair.refresh_token).await, Err(RefreshError::Store(_))));
+    assert_eq!(
+        app.calls(),
+        before,
+        "nothing is accepted while the store is down"
+    );
+    assert!(matches!(
+        tokens.refresh(&pair.refresh_token).await,
+        Err(RefreshError::Store(_))
+    ));
+    assert!(matches!(
+        tokens.login("user-1", &claims()).await,
+        Err(RefreshError::Store(_))
+    ));
+    assert!(matches!(
+        tokens.logout(&pair.refresh_token).await,
+        Err(RefreshError::Store(_))
+    ));
 
     // A store that was never reachable fails at connect, with the reason.
-    let err = RedisStore::connect("redis://127.0.0.1:1/").await.unwrap_err();
+    let err = RedisStore::connect("redis://127.0.0.1:1/")
+        .await
+        .unwrap_err();
     assert!(err.to_string().contains("redis"), "{err}");
 }

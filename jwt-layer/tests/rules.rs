@@ -18,7 +18,10 @@ fn bearer_request(token: &str) -> Request<Body> {
 }
 
 fn with_header(name: &str, value: &str) -> Request<Body> {
-    Request::get("/").header(name, value).body(Body::empty()).unwrap()
+    Request::get("/")
+        .header(name, value)
+        .body(Body::empty())
+        .unwrap()
 }
 
 fn claims_with(edit: impl FnOnce(&mut serde_json::Map<String, Value>)) -> Value {
@@ -60,15 +63,36 @@ fn token_cases() -> Vec<Case> {
         // Shape, before any decoding.
         case("not a jwt", bearer_request("abc"), AuthError::Malformed),
         case("two parts", bearer_request("abc.def"), AuthError::Malformed),
-        case("four parts", bearer_request(&format!("{good}.x")), AuthError::Malformed),
-        case("empty part", bearer_request("abc..def"), AuthError::Malformed),
         case(
-            "over the 8 KiB cap",
-            bearer_request(&format!("{}.{}.{}", "a".repeat(4000), "b".repeat(4200), "c")),
+            "four parts",
+            bearer_request(&format!("{good}.x")),
             AuthError::Malformed,
         ),
-        case("padding", bearer_request(&format!("{good}=")), AuthError::Malformed),
-        case("standard base64", bearer_request("ab+c.de/f.ghi"), AuthError::Malformed),
+        case(
+            "empty part",
+            bearer_request("abc..def"),
+            AuthError::Malformed,
+        ),
+        case(
+            "over the 8 KiB cap",
+            bearer_request(&format!(
+                "{}.{}.{}",
+                "a".repeat(4000),
+                "b".repeat(4200),
+                "c"
+            )),
+            AuthError::Malformed,
+        ),
+        case(
+            "padding",
+            bearer_request(&format!("{good}=")),
+            AuthError::Malformed,
+        ),
+        case(
+            "standard base64",
+            bearer_request("ab+c.de/f.ghi"),
+            AuthError::Malformed,
+        ),
         case(
             "refresh token as access token",
             bearer_request("dGhpcyBpcyBhbiBvcGFxdWUgcmVmcmVzaCB0b2tlbiEhIQ"),
@@ -82,17 +106,29 @@ fn token_cases() -> Vec<Case> {
         // Header.
         case(
             "alg none, empty signature",
-            bearer_request(&raw_token(&json!({"alg": "none", "typ": "at+jwt"}), &good_claims(), "")),
+            bearer_request(&raw_token(
+                &json!({"alg": "none", "typ": "at+jwt"}),
+                &good_claims(),
+                "",
+            )),
             AuthError::Malformed,
         ),
         case(
             "alg none, with a signature",
-            bearer_request(&raw_token(&json!({"alg": "none", "typ": "at+jwt"}), &good_claims(), "c2ln")),
+            bearer_request(&raw_token(
+                &json!({"alg": "none", "typ": "at+jwt"}),
+                &good_claims(),
+                "c2ln",
+            )),
             AuthError::Malformed,
         ),
         case(
             "alg HS384 on an HS256 key",
-            bearer_request(&sign(&at_header(jwt_layer::Algorithm::HS384), &good_claims(), &EncodingKey::from_secret(common::SECRET))),
+            bearer_request(&sign(
+                &at_header(jwt_layer::Algorithm::HS384),
+                &good_claims(),
+                &EncodingKey::from_secret(common::SECRET),
+            )),
             AuthError::DisallowedAlgorithm,
         ),
         case(
@@ -100,7 +136,11 @@ fn token_cases() -> Vec<Case> {
             bearer_request(&{
                 let mut h = at_header(jwt_layer::Algorithm::HS256);
                 h.crit = Some(vec!["exp".into()]);
-                sign(&h, &good_claims(), &EncodingKey::from_secret(common::SECRET))
+                sign(
+                    &h,
+                    &good_claims(),
+                    &EncodingKey::from_secret(common::SECRET),
+                )
             }),
             AuthError::CriticalHeader,
         ),
@@ -109,7 +149,11 @@ fn token_cases() -> Vec<Case> {
             bearer_request(&{
                 let mut h = at_header(jwt_layer::Algorithm::HS256);
                 h.typ = None;
-                sign(&h, &good_claims(), &EncodingKey::from_secret(common::SECRET))
+                sign(
+                    &h,
+                    &good_claims(),
+                    &EncodingKey::from_secret(common::SECRET),
+                )
             }),
             AuthError::WrongType,
         ),
@@ -118,7 +162,11 @@ fn token_cases() -> Vec<Case> {
             bearer_request(&{
                 let mut h = at_header(jwt_layer::Algorithm::HS256);
                 h.typ = Some("JWT".into());
-                sign(&h, &good_claims(), &EncodingKey::from_secret(common::SECRET))
+                sign(
+                    &h,
+                    &good_claims(),
+                    &EncodingKey::from_secret(common::SECRET),
+                )
             }),
             AuthError::WrongType,
         ),
@@ -127,7 +175,11 @@ fn token_cases() -> Vec<Case> {
             bearer_request(&{
                 let mut h = at_header(jwt_layer::Algorithm::HS256);
                 h.typ = Some("rt+jwt".into());
-                sign(&h, &good_claims(), &EncodingKey::from_secret(common::SECRET))
+                sign(
+                    &h,
+                    &good_claims(),
+                    &EncodingKey::from_secret(common::SECRET),
+                )
             }),
             AuthError::WrongType,
         ),
@@ -136,7 +188,11 @@ fn token_cases() -> Vec<Case> {
             bearer_request(&{
                 let mut h = at_header(jwt_layer::Algorithm::HS256);
                 h.kid = Some("nope".into());
-                sign(&h, &good_claims(), &EncodingKey::from_secret(common::SECRET))
+                sign(
+                    &h,
+                    &good_claims(),
+                    &EncodingKey::from_secret(common::SECRET),
+                )
             }),
             AuthError::UnknownKey,
         ),
@@ -160,10 +216,18 @@ fn token_cases() -> Vec<Case> {
         // Signature.
         case(
             "signed with another secret",
-            bearer_request(&sign(&at_header(jwt_layer::Algorithm::HS256), &good_claims(), &other_secret)),
+            bearer_request(&sign(
+                &at_header(jwt_layer::Algorithm::HS256),
+                &good_claims(),
+                &other_secret,
+            )),
             AuthError::BadSignature,
         ),
-        case("payload tampered", bearer_request(&forged_payload), AuthError::BadSignature),
+        case(
+            "payload tampered",
+            bearer_request(&forged_payload),
+            AuthError::BadSignature,
+        ),
         case(
             "signature cut to three bytes",
             bearer_request(&format!("{head}.{}.AAAA", rest.split_once('.').unwrap().0)),
@@ -175,33 +239,145 @@ fn token_cases() -> Vec<Case> {
             AuthError::Malformed,
         ),
         // Claims.
-        case("expired", bearer_request(&hs(claims_with(|c| { c.insert("exp".into(), json!(now - 3600)); }))), AuthError::Expired),
-        case("exp missing", bearer_request(&hs(claims_with(|c| { c.remove("exp"); }))), AuthError::MissingExpiry),
-        case("exp a string", bearer_request(&hs(claims_with(|c| { c.insert("exp".into(), json!("tomorrow")); }))), AuthError::InvalidClaim),
-        case("exp negative", bearer_request(&hs(claims_with(|c| { c.insert("exp".into(), json!(-5)); }))), AuthError::InvalidClaim),
-        case("nbf in the future", bearer_request(&hs(claims_with(|c| { c.insert("nbf".into(), json!(now + 3600)); }))), AuthError::NotYetValid),
-        case("iat in the future", bearer_request(&hs(claims_with(|c| { c.insert("iat".into(), json!(now + 3600)); }))), AuthError::IssuedInFuture),
-        case("wrong issuer", bearer_request(&hs(claims_with(|c| { c.insert("iss".into(), json!("https://evil.test")); }))), AuthError::WrongIssuer),
-        case("issuer missing", bearer_request(&hs(claims_with(|c| { c.remove("iss"); }))), AuthError::WrongIssuer),
-        case("issuer as an array", bearer_request(&hs(claims_with(|c| { c.insert("iss".into(), json!([ISSUER])); }))), AuthError::WrongIssuer),
-        case("wrong audience", bearer_request(&hs(claims_with(|c| { c.insert("aud".into(), json!("https://other.test")); }))), AuthError::WrongAudience),
-        case("audience missing", bearer_request(&hs(claims_with(|c| { c.remove("aud"); }))), AuthError::WrongAudience),
-        case("audience a number", bearer_request(&hs(claims_with(|c| { c.insert("aud".into(), json!(7)); }))), AuthError::WrongAudience),
-        case("claims of another shape", bearer_request(&hs(claims_with(|c| { c.remove("name"); }))), AuthError::ClaimsShape),
-        case("sub not a string", bearer_request(&hs(claims_with(|c| { c.insert("sub".into(), json!(42)); }))), AuthError::InvalidClaim),
+        case(
+            "expired",
+            bearer_request(&hs(claims_with(|c| {
+                c.insert("exp".into(), json!(now - 3600));
+            }))),
+            AuthError::Expired,
+        ),
+        case(
+            "exp missing",
+            bearer_request(&hs(claims_with(|c| {
+                c.remove("exp");
+            }))),
+            AuthError::MissingExpiry,
+        ),
+        case(
+            "exp a string",
+            bearer_request(&hs(claims_with(|c| {
+                c.insert("exp".into(), json!("tomorrow"));
+            }))),
+            AuthError::InvalidClaim,
+        ),
+        case(
+            "exp negative",
+            bearer_request(&hs(claims_with(|c| {
+                c.insert("exp".into(), json!(-5));
+            }))),
+            AuthError::InvalidClaim,
+        ),
+        case(
+            "nbf in the future",
+            bearer_request(&hs(claims_with(|c| {
+                c.insert("nbf".into(), json!(now + 3600));
+            }))),
+            AuthError::NotYetValid,
+        ),
+        case(
+            "iat in the future",
+            bearer_request(&hs(claims_with(|c| {
+                c.insert("iat".into(), json!(now + 3600));
+            }))),
+            AuthError::IssuedInFuture,
+        ),
+        case(
+            "wrong issuer",
+            bearer_request(&hs(claims_with(|c| {
+                c.insert("iss".into(), json!("https://evil.test"));
+            }))),
+            AuthError::WrongIssuer,
+        ),
+        case(
+            "issuer missing",
+            bearer_request(&hs(claims_with(|c| {
+                c.remove("iss");
+            }))),
+            AuthError::WrongIssuer,
+        ),
+        case(
+            "issuer as an array",
+            bearer_request(&hs(claims_with(|c| {
+                c.insert("iss".into(), json!([ISSUER]));
+            }))),
+            AuthError::WrongIssuer,
+        ),
+        case(
+            "wrong audience",
+            bearer_request(&hs(claims_with(|c| {
+                c.insert("aud".into(), json!("https://other.test"));
+            }))),
+            AuthError::WrongAudience,
+        ),
+        case(
+            "audience missing",
+            bearer_request(&hs(claims_with(|c| {
+                c.remove("aud");
+            }))),
+            AuthError::WrongAudience,
+        ),
+        case(
+            "audience a number",
+            bearer_request(&hs(claims_with(|c| {
+                c.insert("aud".into(), json!(7));
+            }))),
+            AuthError::WrongAudience,
+        ),
+        case(
+            "claims of another shape",
+            bearer_request(&hs(claims_with(|c| {
+                c.remove("name");
+            }))),
+            AuthError::ClaimsShape,
+        ),
+        case(
+            "sub not a string",
+            bearer_request(&hs(claims_with(|c| {
+                c.insert("sub".into(), json!(42));
+            }))),
+            AuthError::InvalidClaim,
+        ),
     ]
 }
 
 fn request_cases() -> Vec<Case> {
     let good = good_token();
     vec![
-        case("no credentials", Request::get("/").body(Body::empty()).unwrap(), AuthError::Missing),
-        case("other scheme only", with_header("authorization", "Basic dXNlcjpwYXNz"), AuthError::Missing),
-        case("bearer without token", with_header("authorization", "Bearer"), AuthError::MalformedHeader),
-        case("bearer with empty token", with_header("authorization", "Bearer "), AuthError::MalformedHeader),
-        case("bearer with two tokens", with_header("authorization", &format!("Bearer {good} {good}")), AuthError::MalformedHeader),
-        case("bearer with two spaces", with_header("authorization", &format!("Bearer  {good}")), AuthError::MalformedHeader),
-        case("bearer with a quote", with_header("authorization", "Bearer \"abc\""), AuthError::MalformedHeader),
+        case(
+            "no credentials",
+            Request::get("/").body(Body::empty()).unwrap(),
+            AuthError::Missing,
+        ),
+        case(
+            "other scheme only",
+            with_header("authorization", "Basic dXNlcjpwYXNz"),
+            AuthError::Missing,
+        ),
+        case(
+            "bearer without token",
+            with_header("authorization", "Bearer"),
+            AuthError::MalformedHeader,
+        ),
+        case(
+            "bearer with empty token",
+            with_header("authorization", "Bearer "),
+            AuthError::MalformedHeader,
+        ),
+        case(
+            "bearer with two tokens",
+            with_header("authorization", &format!("Bearer {good} {good}")),
+            AuthError::MalformedHeader,
+        ),
+        case(
+            "bearer with two spaces",
+            with_header("authorization", &format!("Bearer  {good}")),
+            AuthError::MalformedHeader,
+        ),
+        case(
+            "bearer with a quote",
+            with_header("authorization", "Bearer \"abc\""),
+            AuthError::MalformedHeader,
+        ),
         case(
             "two authorization headers",
             Request::get("/")
@@ -219,16 +395,30 @@ async fn assert_refused(app: &App, case: Case) {
     let reply = app.send(case.request).await;
     let name = case.name;
     let error = case.error;
-    assert_eq!(reply.status, error.status(), "{name}: status ({})", reply.body);
+    assert_eq!(
+        reply.status,
+        error.status(),
+        "{name}: status ({})",
+        reply.body
+    );
     assert_eq!(reply.error.as_ref(), Some(&error), "{name}: typed error");
     assert_eq!(app.calls(), before, "{name}: the handler must not run");
     let challenge = reply.challenge().unwrap_or_default().to_owned();
     match error.code().as_str() {
         None => assert_eq!(challenge, r#"Bearer realm="api""#, "{name}: challenge"),
         Some(code) => {
-            assert!(challenge.starts_with(r#"Bearer realm="api", error=""#), "{name}: {challenge}");
-            assert!(challenge.contains(&format!(r#"error="{code}""#)), "{name}: {challenge}");
-            assert!(challenge.contains(&format!(r#"error_description="{error}""#)), "{name}: {challenge}");
+            assert!(
+                challenge.starts_with(r#"Bearer realm="api", error=""#),
+                "{name}: {challenge}"
+            );
+            assert!(
+                challenge.contains(&format!(r#"error="{code}""#)),
+                "{name}: {challenge}"
+            );
+            assert!(
+                challenge.contains(&format!(r#"error_description="{error}""#)),
+                "{name}: {challenge}"
+            );
         }
     }
     let body = reply.json();
@@ -270,8 +460,16 @@ async fn descriptions_never_echo_token_bytes() {
             .to_owned();
         let reply = app.send(case.request).await;
         for piece in token.split('.').filter(|p| p.len() >= 4) {
-            assert!(!reply.body.contains(piece), "{}: body echoes the token", case.name);
-            assert!(!reply.challenge().unwrap().contains(piece), "{}: challenge echoes the token", case.name);
+            assert!(
+                !reply.body.contains(piece),
+                "{}: body echoes the token",
+                case.name
+            );
+            assert!(
+                !reply.challenge().unwrap().contains(piece),
+                "{}: challenge echoes the token",
+                case.name
+            );
         }
     }
 }
@@ -285,7 +483,10 @@ async fn good_tokens_pass_with_their_claims() {
 
     // Scheme is case-insensitive; typ may carry the application/ prefix, any case.
     let reply = app
-        .send(with_header("authorization", &format!("bEaReR {}", good_token())))
+        .send(with_header(
+            "authorization",
+            &format!("bEaReR {}", good_token()),
+        ))
         .await;
     assert_eq!(reply.status, StatusCode::OK);
     let mut header = at_header(jwt_layer::Algorithm::HS256);
@@ -310,19 +511,26 @@ async fn good_tokens_pass_with_their_claims() {
 async fn leeway_is_applied_and_exp_equal_to_now_is_expired() {
     use jwt_layer::{Key, KeySet, Validator};
     use std::time::Duration;
-    let strict = Validator::builder(KeySet::single(Key::hmac(jwt_layer::Algorithm::HS256, SECRET).unwrap()))
-        .issuer(ISSUER)
-        .audience(AUDIENCE)
-        .leeway(Duration::ZERO)
-        .build()
-        .unwrap();
+    let strict = Validator::builder(KeySet::single(
+        Key::hmac(jwt_layer::Algorithm::HS256, SECRET).unwrap(),
+    ))
+    .issuer(ISSUER)
+    .audience(AUDIENCE)
+    .leeway(Duration::ZERO)
+    .build()
+    .unwrap();
     let app = App::new(JwtLayer::new(strict));
     let at_now = hs256(&claims_with(|c| {
         c.insert("exp".into(), json!(now()));
     }));
     let reply = app.bearer(&at_now).await;
     assert_eq!(reply.error, Some(AuthError::Expired));
-    assert!(reply.challenge().unwrap().contains("The access token expired"));
+    assert!(
+        reply
+            .challenge()
+            .unwrap()
+            .contains("The access token expired")
+    );
 
     // Default leeway (30 s): expired 10 s ago still passes, 40 s ago does not.
     let app = App::new(JwtLayer::new(validator()));
@@ -345,7 +553,9 @@ async fn leeway_is_applied_and_exp_equal_to_now_is_expired() {
 async fn duplicated_claim_keys_resolve_once_for_everyone() {
     let app = App::new(JwtLayer::new(validator()));
     // {"sub":"user-1", ..., "sub":"admin"}: the handler and any guard see one value.
-    let json_text = good_claims().to_string().replacen('{', r#"{"name":"Mallory","#, 1);
+    let json_text = good_claims()
+        .to_string()
+        .replacen('{', r#"{"name":"Mallory","#, 1);
     use base64::Engine;
     let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
     let header = b64.encode(r#"{"alg":"HS256","typ":"at+jwt"}"#);
@@ -392,10 +602,13 @@ async fn hostile_inputs_never_panic() {
             1 => http::HeaderValue::from_str(&format!("__Host-access_token={text}"))
                 .ok()
                 .map(|v| Request::get("/").header("cookie", v)),
-            _ => format!("/?access_token={}", text.replace([' ', '"', '\\', '{', '}', '%', '\x7f'], ""))
-                .parse::<http::Uri>()
-                .ok()
-                .map(|uri| Request::get(uri)),
+            _ => format!(
+                "/?access_token={}",
+                text.replace([' ', '"', '\\', '{', '}', '%', '\x7f'], "")
+            )
+            .parse::<http::Uri>()
+            .ok()
+            .map(Request::get),
         };
         let Some(request) = request else { continue };
         let reply = app.send(request.body(Body::empty()).unwrap()).await;

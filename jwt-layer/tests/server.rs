@@ -28,8 +28,14 @@ async fn axum_server_on_loopback() {
     assert!(ok.ends_with("user-1 Ada bearer"), "{ok}");
 
     let missing = http_get(addr, "").await;
-    assert!(missing.starts_with("HTTP/1.1 401 Unauthorized"), "{missing}");
-    assert!(missing.contains("www-authenticate: Bearer realm=\"api\"\r\n"), "{missing}");
+    assert!(
+        missing.starts_with("HTTP/1.1 401 Unauthorized"),
+        "{missing}"
+    );
+    assert!(
+        missing.contains("www-authenticate: Bearer realm=\"api\"\r\n"),
+        "{missing}"
+    );
 
     let expired = hs256(&{
         let mut c = good_claims();
@@ -38,9 +44,16 @@ async fn axum_server_on_loopback() {
     });
     let refused = http_get(addr, &format!("authorization: Bearer {expired}\r\n")).await;
     assert!(refused.starts_with("HTTP/1.1 401"), "{refused}");
-    assert!(refused.contains(r#"error="invalid_token", error_description="The access token expired""#), "{refused}");
+    assert!(
+        refused.contains(r#"error="invalid_token", error_description="The access token expired""#),
+        "{refused}"
+    );
 
-    let conflict = http_get(addr, "authorization: Bearer a.b.c\r\nauthorization: Bearer d.e.f\r\n").await;
+    let conflict = http_get(
+        addr,
+        "authorization: Bearer a.b.c\r\nauthorization: Bearer d.e.f\r\n",
+    )
+    .await;
     assert!(conflict.starts_with("HTTP/1.1 400"), "{conflict}");
     server.abort();
 }
@@ -78,7 +91,10 @@ async fn plain_hyper_server_without_axum() {
         }
     });
     let ok = http_get(addr, &format!("authorization: Bearer {}\r\n", good_token())).await;
-    assert!(ok.starts_with("HTTP/1.1 200 OK") && ok.ends_with("Ada"), "{ok}");
+    assert!(
+        ok.starts_with("HTTP/1.1 200 OK") && ok.ends_with("Ada"),
+        "{ok}"
+    );
     let refused = http_get(addr, "authorization: Bearer nope\r\n").await;
     assert!(refused.starts_with("HTTP/1.1 401"), "{refused}");
     server.abort();

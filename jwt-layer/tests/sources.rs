@@ -8,7 +8,9 @@ use axum::body::Body;
 use common::*;
 use http::{HeaderName, Request, StatusCode, header};
 use jwt_layer::source::{BoxFuture, ExtractToken, SourceError};
-use jwt_layer::{AuthError, JwtLayer, RevocationCheck, RevocationError, TokenSource, VerifiedToken};
+use jwt_layer::{
+    AuthError, JwtLayer, RevocationCheck, RevocationError, TokenSource, VerifiedToken,
+};
 
 const COOKIE: &str = "__Host-access_token";
 
@@ -25,7 +27,12 @@ async fn cookie_source() {
     let app = App::new(browser_layer());
     let token = good_token();
     let reply = app
-        .send(get().header("cookie", format!("theme=dark; {COOKIE}={token}; x=1")).body(Body::empty()).unwrap())
+        .send(
+            get()
+                .header("cookie", format!("theme=dark; {COOKIE}={token}; x=1"))
+                .body(Body::empty())
+                .unwrap(),
+        )
         .await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
     assert_eq!(reply.body, "user-1 Ada cookie");
@@ -85,15 +92,25 @@ async fn conflicts_are_refused_without_falling_through() {
         (
             "expired bearer first, good cookie second",
             get()
-                .header("authorization", format!("Bearer {}", hs256(&{
-                    let mut c = good_claims();
-                    c["exp"] = (now() - 3600).into();
-                    c
-                })))
+                .header(
+                    "authorization",
+                    format!(
+                        "Bearer {}",
+                        hs256(&{
+                            let mut c = good_claims();
+                            c["exp"] = (now() - 3600).into();
+                            c
+                        })
+                    ),
+                )
                 .header("cookie", format!("{COOKIE}={token}")),
             AuthError::ConflictingCredentials,
         ),
-        ("empty cookie", get().header("cookie", format!("{COOKIE}=")), AuthError::Malformed),
+        (
+            "empty cookie",
+            get().header("cookie", format!("{COOKIE}=")),
+            AuthError::Malformed,
+        ),
     ];
     for (name, request, error) in cases {
         let before = app.calls();
@@ -124,24 +141,44 @@ async fn query_parameter_is_opt_in() {
     let uri = format!("/?access_token={token}");
 
     let default = App::new(JwtLayer::new(validator()));
-    let reply = default.send(Request::get(uri.as_str()).body(Body::empty()).unwrap()).await;
-    assert_eq!(reply.error, Some(AuthError::Missing), "query must not be read unless configured");
+    let reply = default
+        .send(Request::get(uri.as_str()).body(Body::empty()).unwrap())
+        .await;
+    assert_eq!(
+        reply.error,
+        Some(AuthError::Missing),
+        "query must not be read unless configured"
+    );
 
-    let app = App::new(JwtLayer::new(validator()).sources([TokenSource::Bearer, TokenSource::query("access_token")]));
-    let reply = app.send(Request::get(uri.as_str()).body(Body::empty()).unwrap()).await;
+    let app = App::new(
+        JwtLayer::new(validator())
+            .sources([TokenSource::Bearer, TokenSource::query("access_token")]),
+    );
+    let reply = app
+        .send(Request::get(uri.as_str()).body(Body::empty()).unwrap())
+        .await;
     assert_eq!(reply.status, StatusCode::OK);
     assert_eq!(reply.body, "user-1 Ada query");
 
     let twice = format!("/?access_token={token}&access_token={token}");
-    let reply = app.send(Request::get(twice.as_str()).body(Body::empty()).unwrap()).await;
+    let reply = app
+        .send(Request::get(twice.as_str()).body(Body::empty()).unwrap())
+        .await;
     assert_eq!(reply.error, Some(AuthError::ConflictingCredentials));
 }
 
 #[tokio::test]
 async fn custom_header_source() {
-    let app = App::new(JwtLayer::new(validator()).sources([TokenSource::header(HeaderName::from_static("x-access-token"))]));
+    let app = App::new(JwtLayer::new(validator()).sources([TokenSource::header(
+        HeaderName::from_static("x-access-token"),
+    )]));
     let reply = app
-        .send(get().header("x-access-token", good_token()).body(Body::empty()).unwrap())
+        .send(
+            get()
+                .header("x-access-token", good_token())
+                .body(Body::empty())
+                .unwrap(),
+        )
         .await;
     assert_eq!(reply.status, StatusCode::OK);
     assert_eq!(reply.body, "user-1 Ada header");
@@ -163,7 +200,10 @@ struct WebSocketProtocol {
 }
 
 impl ExtractToken for WebSocketProtocol {
-    fn extract<'a>(&'a self, parts: &'a http::request::Parts) -> BoxFuture<'a, Result<Option<String>, SourceError>> {
+    fn extract<'a>(
+        &'a self,
+        parts: &'a http::request::Parts,
+    ) -> BoxFuture<'a, Result<Option<String>, SourceError>> {
         Box::pin(async move {
             tokio::task::yield_now().await;
             if self.broken.load(Ordering::SeqCst) {
@@ -191,19 +231,34 @@ async fn custom_async_source() {
     let app = App::new(JwtLayer::new(validator()).sources([TokenSource::Bearer, source]));
     let protocol = format!("chat, access_token.{}", good_token());
     let reply = app
-        .send(get().header("sec-websocket-protocol", protocol.as_str()).body(Body::empty()).unwrap())
+        .send(
+            get()
+                .header("sec-websocket-protocol", protocol.as_str())
+                .body(Body::empty())
+                .unwrap(),
+        )
         .await;
     assert_eq!(reply.status, StatusCode::OK);
     assert_eq!(reply.body, "user-1 Ada custom");
 
     let reply = app
-        .send(get().header("sec-websocket-protocol", &b"\xff"[..]).body(Body::empty()).unwrap())
+        .send(
+            get()
+                .header("sec-websocket-protocol", &b"\xff"[..])
+                .body(Body::empty())
+                .unwrap(),
+        )
         .await;
     assert_eq!(reply.error, Some(AuthError::MalformedHeader));
 
     broken.store(true, Ordering::SeqCst);
     let reply = app
-        .send(get().header("sec-websocket-protocol", protocol.as_str()).body(Body::empty()).unwrap())
+        .send(
+            get()
+                .header("sec-websocket-protocol", protocol.as_str())
+                .body(Body::empty())
+                .unwrap(),
+        )
         .await;
     assert_eq!(reply.status, StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(reply.error, Some(AuthError::SourceFailed));
@@ -222,11 +277,14 @@ async fn optional_mode() {
 
     // Present but invalid: refused, never anonymous.
     let before = app.calls();
-    for token in ["garbage", &hs256(&{
-        let mut c = good_claims();
-        c["exp"] = (now() - 3600).into();
-        c
-    })] {
+    for token in [
+        "garbage",
+        &hs256(&{
+            let mut c = good_claims();
+            c["exp"] = (now() - 3600).into();
+            c
+        }),
+    ] {
         let reply = app.bearer(token).await;
         assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
     }
@@ -264,15 +322,27 @@ async fn revocation_hook_fails_closed() {
     switch.revoked.store(true, Ordering::SeqCst);
     let reply = app.bearer(&good_token()).await;
     assert_eq!(reply.error, Some(AuthError::Revoked));
-    assert!(reply.challenge().unwrap().contains(r#"error="invalid_token""#));
+    assert!(
+        reply
+            .challenge()
+            .unwrap()
+            .contains(r#"error="invalid_token""#)
+    );
 
     switch.down.store(true, Ordering::SeqCst);
     let before = app.calls();
     let reply = app.bearer(&good_token()).await;
     assert_eq!(reply.status, StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(reply.error, Some(AuthError::StoreUnavailable));
-    assert_eq!(reply.json()["error_description"], "The token revocation store is unavailable");
-    assert_eq!(app.calls(), before, "a request must never pass when the check cannot be made");
+    assert_eq!(
+        reply.json()["error_description"],
+        "The token revocation store is unavailable"
+    );
+    assert_eq!(
+        app.calls(),
+        before,
+        "a request must never pass when the check cannot be made"
+    );
 
     // Not even a bad token gets further than the 401 when the store is down.
     assert_eq!(app.bearer("bad").await.status, StatusCode::UNAUTHORIZED);
@@ -294,7 +364,10 @@ async fn error_hook_replaces_the_response_and_keeps_the_typed_error() {
     );
     let reply = app.bearer("x.y.z").await;
     assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
-    assert_eq!(reply.headers[header::CONTENT_TYPE], "application/problem+json");
+    assert_eq!(
+        reply.headers[header::CONTENT_TYPE],
+        "application/problem+json"
+    );
     assert_eq!(reply.json()["realm"], "example");
     assert_eq!(reply.json()["code"], "malformed");
     assert_eq!(reply.error, Some(AuthError::Malformed));
@@ -316,12 +389,24 @@ async fn works_as_a_plain_tower_service() {
     let service = ServiceBuilder::new()
         .layer(JwtLayer::<AppClaims>::new(validator()))
         .service(service_fn(|request: Request<String>| async move {
-            let claims = request.extensions().get::<jwt_layer::Verified<AppClaims>>().cloned();
+            let claims = request
+                .extensions()
+                .get::<jwt_layer::Verified<AppClaims>>()
+                .cloned();
             let name = claims.map(|c| c.name.clone()).unwrap_or_default();
             Ok::<_, std::convert::Infallible>(http::Response::new(Full::new(Bytes::from(name))))
         }));
     let text = |response: http::Response<Full<Bytes>>| async move {
-        String::from_utf8(response.into_body().collect().await.unwrap().to_bytes().to_vec()).unwrap()
+        String::from_utf8(
+            response
+                .into_body()
+                .collect()
+                .await
+                .unwrap()
+                .to_bytes()
+                .to_vec(),
+        )
+        .unwrap()
     };
     let response = service
         .clone()
@@ -337,5 +422,9 @@ async fn works_as_a_plain_tower_service() {
     assert_eq!(text(response).await, "Ada");
     let response = service.oneshot(Request::new(String::new())).await.unwrap();
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
-    assert!(text(response).await.contains("No access token was provided"));
+    assert!(
+        text(response)
+            .await
+            .contains("No access token was provided")
+    );
 }

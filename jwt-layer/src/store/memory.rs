@@ -202,7 +202,10 @@ impl Store for MemoryStore {
         })
     }
 
-    fn family_of<'a>(&'a self, token_hash: &'a str) -> BoxFuture<'a, Result<Option<Family>, StoreError>> {
+    fn family_of<'a>(
+        &'a self,
+        token_hash: &'a str,
+    ) -> BoxFuture<'a, Result<Option<Family>, StoreError>> {
         Box::pin(async move {
             self.with(|state| {
                 let id = state.tokens.get(token_hash)?;
@@ -215,7 +218,11 @@ impl Store for MemoryStore {
         })
     }
 
-    fn revoke_family<'a>(&'a self, family_id: &'a str, until: u64) -> BoxFuture<'a, Result<(), StoreError>> {
+    fn revoke_family<'a>(
+        &'a self,
+        family_id: &'a str,
+        until: u64,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
         Box::pin(async move { self.with(|state| state.revoke(family_id, until)) })
     }
 
@@ -256,7 +263,10 @@ impl Store for MemoryStore {
         Box::pin(async move {
             self.with(|state| {
                 let live = |until: Option<&u64>| until.is_some_and(|u| *u > now);
-                if query.family.is_some_and(|f| live(state.revoked_families.get(f))) {
+                if query
+                    .family
+                    .is_some_and(|f| live(state.revoked_families.get(f)))
+                {
                     return true;
                 }
                 if query.jti.is_some_and(|j| live(state.denied.get(j))) {

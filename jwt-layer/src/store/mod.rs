@@ -23,13 +23,13 @@ use serde::{Deserialize, Serialize};
 use crate::source::BoxFuture;
 
 mod memory;
-pub use memory::MemoryStore;
+pub use memory::{DEFAULT_MAX_FAMILIES, MemoryStore};
 
 #[cfg(feature = "redis")]
 mod redis;
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
-pub use self::redis::RedisStore;
+pub use self::redis::{DEFAULT_TIMEOUT, RedisStore};
 
 /// A store could not be reached or answered nonsense. Callers fail closed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -109,10 +109,17 @@ pub trait Store: Send + Sync + 'static {
     ) -> BoxFuture<'a, Result<Rotation, StoreError>>;
 
     /// Finds the family of a refresh token without changing anything.
-    fn family_of<'a>(&'a self, token_hash: &'a str) -> BoxFuture<'a, Result<Option<Family>, StoreError>>;
+    fn family_of<'a>(
+        &'a self,
+        token_hash: &'a str,
+    ) -> BoxFuture<'a, Result<Option<Family>, StoreError>>;
 
     /// Revokes a family until `until` (refresh tokens and, through `sid`, access tokens).
-    fn revoke_family<'a>(&'a self, family_id: &'a str, until: u64) -> BoxFuture<'a, Result<(), StoreError>>;
+    fn revoke_family<'a>(
+        &'a self,
+        family_id: &'a str,
+        until: u64,
+    ) -> BoxFuture<'a, Result<(), StoreError>>;
 
     /// Revokes every family of `subject`, and every access token of it issued at
     /// or before `cutoff`; the cut-off is kept until `until`.

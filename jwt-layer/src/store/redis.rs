@@ -31,7 +31,9 @@ pub struct RedisStore {
 
 impl std::fmt::Debug for RedisStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RedisStore").field("prefix", &self.prefix).finish_non_exhaustive()
+        f.debug_struct("RedisStore")
+            .field("prefix", &self.prefix)
+            .finish_non_exhaustive()
     }
 }
 
@@ -63,7 +65,8 @@ impl RedisStore {
             .set_connection_timeout(Some(timeout))
             .set_response_timeout(Some(timeout))
             .set_number_of_retries(1);
-        let connection = ConnectionManager::new_lazy_with_config(client, config).map_err(store_error)?;
+        let connection =
+            ConnectionManager::new_lazy_with_config(client, config).map_err(store_error)?;
         Ok(Self {
             connection,
             prefix: "jwt:".to_owned(),
@@ -76,14 +79,21 @@ impl RedisStore {
         self
     }
 
-    async fn run<T: redis::FromRedisValue>(&self, script: &Script, args: &[String]) -> Result<T, StoreError> {
+    async fn run<T: redis::FromRedisValue>(
+        &self,
+        script: &Script,
+        args: &[String],
+    ) -> Result<T, StoreError> {
         let mut connection = self.connection.clone();
         let mut invocation = script.prepare_invoke();
         invocation.arg(&self.prefix);
         for arg in args {
             invocation.arg(arg);
         }
-        invocation.invoke_async(&mut connection).await.map_err(store_error)
+        invocation
+            .invoke_async(&mut connection)
+            .await
+            .map_err(store_error)
     }
 }
 
@@ -232,7 +242,12 @@ impl Store for RedisStore {
         idle: u64,
     ) -> BoxFuture<'a, Result<Rotation, StoreError>> {
         Box::pin(async move {
-            let args = [old_hash.to_owned(), new_hash.to_owned(), now.to_string(), idle.to_string()];
+            let args = [
+                old_hash.to_owned(),
+                new_hash.to_owned(),
+                now.to_string(),
+                idle.to_string(),
+            ];
             let reply: Vec<String> = self.run(&scripts().rotate, &args).await?;
             match reply.as_slice() {
                 [status] if status == "unknown" => Ok(Rotation::Unknown),
@@ -256,9 +271,14 @@ impl Store for RedisStore {
         })
     }
 
-    fn family_of<'a>(&'a self, token_hash: &'a str) -> BoxFuture<'a, Result<Option<Family>, StoreError>> {
+    fn family_of<'a>(
+        &'a self,
+        token_hash: &'a str,
+    ) -> BoxFuture<'a, Result<Option<Family>, StoreError>> {
         Box::pin(async move {
-            let reply: Vec<String> = self.run(&scripts().family_of, &[token_hash.to_owned()]).await?;
+            let reply: Vec<String> = self
+                .run(&scripts().family_of, &[token_hash.to_owned()])
+                .await?;
             match reply.as_slice() {
                 [] => Ok(None),
                 [fid, subject, claims, abs, idle] => Ok(Some(Family {
@@ -273,10 +293,16 @@ impl Store for RedisStore {
         })
     }
 
-    fn revoke_family<'a>(&'a self, family_id: &'a str, until: u64) -> BoxFuture<'a, Result<(), StoreError>> {
+    fn revoke_family<'a>(
+        &'a self,
+        family_id: &'a str,
+        until: u64,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
         Box::pin(async move {
             let args = [family_id.to_owned(), ttl(until, crate::validate::now())];
-            self.run::<i64>(&scripts().revoke_family, &args).await.map(drop)
+            self.run::<i64>(&scripts().revoke_family, &args)
+                .await
+                .map(drop)
         })
     }
 
@@ -287,8 +313,14 @@ impl Store for RedisStore {
         until: u64,
     ) -> BoxFuture<'a, Result<(), StoreError>> {
         Box::pin(async move {
-            let args = [subject.to_owned(), cutoff.to_string(), ttl(until, crate::validate::now())];
-            self.run::<i64>(&scripts().revoke_subject, &args).await.map(drop)
+            let args = [
+                subject.to_owned(),
+                cutoff.to_string(),
+                ttl(until, crate::validate::now()),
+            ];
+            self.run::<i64>(&scripts().revoke_subject, &args)
+                .await
+                .map(drop)
         })
     }
 
@@ -311,7 +343,9 @@ impl Store for RedisStore {
                 query.subject.unwrap_or_default().to_owned(),
                 query.issued_at.to_string(),
             ];
-            self.run::<i64>(&scripts().is_revoked, &args).await.map(|r| r == 1)
+            self.run::<i64>(&scripts().is_revoked, &args)
+                .await
+                .map(|r| r == 1)
         })
     }
 }

@@ -53,7 +53,11 @@ pub fn at_header(alg: Algorithm) -> Header {
 
 /// Signs `claims` with the HMAC test secret and an `at+jwt` header.
 pub fn hs256(claims: &Value) -> String {
-    sign(&at_header(Algorithm::HS256), claims, &EncodingKey::from_secret(SECRET))
+    sign(
+        &at_header(Algorithm::HS256),
+        claims,
+        &EncodingKey::from_secret(SECRET),
+    )
 }
 
 pub fn sign(header: &Header, claims: &Value, key: &EncodingKey) -> String {
@@ -105,12 +109,7 @@ impl App {
                         match request.extensions().get::<Verified<AppClaims>>() {
                             Some(claims) => {
                                 let token = request.extensions().get::<VerifiedToken>().unwrap();
-                                format!(
-                                    "{} {} {}",
-                                    claims.sub,
-                                    claims.name,
-                                    token.source()
-                                )
+                                format!("{} {} {}", claims.sub, claims.name, token.source())
                             }
                             None => "anonymous".to_owned(),
                         }
@@ -145,7 +144,12 @@ impl App {
     pub async fn still_serves_good_token(&self) {
         let before = self.calls();
         let reply = self.bearer(&good_token()).await;
-        assert_eq!(reply.status, StatusCode::OK, "good token refused: {}", reply.body);
+        assert_eq!(
+            reply.status,
+            StatusCode::OK,
+            "good token refused: {}",
+            reply.body
+        );
         assert_eq!(self.calls(), before + 1);
     }
 }

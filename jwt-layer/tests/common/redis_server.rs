@@ -39,7 +39,10 @@ impl RedisServer {
             });
         let started = Instant::now();
         while !socket.exists() {
-            assert!(started.elapsed() < Duration::from_secs(10), "redis-server did not open {socket:?}");
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "redis-server did not open {socket:?}"
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
         let url = format!("redis+unix://{}", socket.display());
