@@ -14,7 +14,9 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use jwt_extractor::{Claims, RequireRole, require_role, role};
 use jwt_layer::store::Store;
-use jwt_layer::{Algorithm, ConfigError, JwtLayer, KeySet, RefreshTokens, SigningKey, TokenIssuer, Validator};
+use jwt_layer::{
+    Algorithm, ConfigError, JwtLayer, KeySet, RefreshTokens, SigningKey, TokenIssuer, Validator,
+};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -107,11 +109,21 @@ struct RefreshRequest {
     refresh_token: String,
 }
 
-async fn login(State(state): State<Arc<AppState>>, Json(request): Json<LoginRequest>) -> Result<Response, ApiError> {
-    let Some(user) = state.users.authenticate(&request.username, &request.password).await? else {
+async fn login(
+    State(state): State<Arc<AppState>>,
+    Json(request): Json<LoginRequest>,
+) -> Result<Response, ApiError> {
+    let Some(user) = state
+        .users
+        .authenticate(&request.username, &request.password)
+        .await?
+    else {
         return Err(ApiError::InvalidCredentials);
     };
-    let pair = state.tokens.login(&user.username, &json!({ "roles": user.roles })).await?;
+    let pair = state
+        .tokens
+        .login(&user.username, &json!({ "roles": user.roles }))
+        .await?;
     Ok(crate::no_store(Json(pair)))
 }
 
@@ -123,7 +135,10 @@ async fn refresh(
     Ok(crate::no_store(Json(pair)))
 }
 
-async fn logout(State(state): State<Arc<AppState>>, Json(request): Json<RefreshRequest>) -> Result<StatusCode, ApiError> {
+async fn logout(
+    State(state): State<Arc<AppState>>,
+    Json(request): Json<RefreshRequest>,
+) -> Result<StatusCode, ApiError> {
     state.tokens.logout(&request.refresh_token).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -92,7 +92,8 @@ pub async fn serve(app: Router) -> Result<(), BoxError> {
         Ok(port) => port.trim().parse::<u16>()?,
         Err(_) => 3000,
     };
-    let listener = tokio::net::TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, port))).await?;
+    let listener =
+        tokio::net::TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, port))).await?;
     let address = listener.local_addr()?;
     println!("listening on http://{address}");
     axum::serve(listener, app)
@@ -151,7 +152,11 @@ impl Users {
     /// The user, if `username` exists and `password` is theirs. An unknown user
     /// costs the same Argon2id verification as a wrong password, and gives the
     /// same answer: the caller cannot tell which accounts exist.
-    pub async fn authenticate(&self, username: &str, password: &str) -> Result<Option<&User>, ApiError> {
+    pub async fn authenticate(
+        &self,
+        username: &str,
+        password: &str,
+    ) -> Result<Option<&User>, ApiError> {
         let user = self.get(username);
         let stored = user.map(|u| u.password_hash.as_str());
         if verify_password(password, stored).await? {
@@ -202,14 +207,28 @@ pub enum ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, error, description) = match self {
-            ApiError::InvalidCredentials => (StatusCode::BAD_REQUEST, "invalid_grant", "invalid username or password"),
+            ApiError::InvalidCredentials => (
+                StatusCode::BAD_REQUEST,
+                "invalid_grant",
+                "invalid username or password",
+            ),
             ApiError::InvalidGrant(why) => (StatusCode::BAD_REQUEST, "invalid_grant", why),
-            ApiError::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable", "try again later"),
-            ApiError::Internal => (StatusCode::INTERNAL_SERVER_ERROR, "server_error", "internal error"),
+            ApiError::Unavailable => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "temporarily_unavailable",
+                "try again later",
+            ),
+            ApiError::Internal => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "server_error",
+                "internal error",
+            ),
         };
         let body = Json(serde_json::json!({ "error": error, "error_description": description }));
         let mut response = (status, body).into_response();
-        response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        response
+            .headers_mut()
+            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         response
     }
 }
@@ -231,8 +250,12 @@ impl From<jwt_layer::issue::IssueError> for ApiError {
 impl From<RefreshError> for ApiError {
     fn from(err: RefreshError) -> Self {
         match err {
-            RefreshError::Invalid => ApiError::InvalidGrant("the refresh token is invalid, expired or revoked"),
-            RefreshError::Reused => ApiError::InvalidGrant("the refresh token was already used; the session has been revoked"),
+            RefreshError::Invalid => {
+                ApiError::InvalidGrant("the refresh token is invalid, expired or revoked")
+            }
+            RefreshError::Reused => ApiError::InvalidGrant(
+                "the refresh token was already used; the session has been revoked",
+            ),
             RefreshError::Store(err) => {
                 tracing::error!(%err, "token store unavailable");
                 ApiError::Unavailable

@@ -117,9 +117,12 @@ fn parse(path: &Path) -> Result<Transcript, String> {
         } else if line.starts_with("# ") || line == "#" {
             comments.push(line.to_owned());
         } else {
-            let step = steps
-                .last_mut()
-                .ok_or_else(|| format!("{}: output before the first command: {line:?}", path.display()))?;
+            let step = steps.last_mut().ok_or_else(|| {
+                format!(
+                    "{}: output before the first command: {line:?}",
+                    path.display()
+                )
+            })?;
             step.expected.push_str(line);
             step.expected.push('\n');
         }
@@ -142,7 +145,10 @@ fn parse_header(header: &str) -> Option<(String, Vec<(String, String)>)> {
     let (vars, binary) = rest.split_once("cargo run -p examples --bin ")?;
     let env = vars
         .split_whitespace()
-        .map(|pair| pair.split_once('=').map(|(k, v)| (k.to_owned(), v.to_owned())))
+        .map(|pair| {
+            pair.split_once('=')
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        })
         .collect::<Option<Vec<_>>>()?;
     Some((binary.trim().to_owned(), env))
 }
@@ -153,13 +159,22 @@ fn normalise(text: &str) -> String {
     let rules = RULES.get_or_init(|| {
         [
             // A JWT (possibly with an empty signature, as in an `alg: none` forgery).
-            (r"eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*", "<jwt>"),
+            (
+                r"eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*",
+                "<jwt>",
+            ),
             // Random ids (jti, sid) in JSON, compact or pretty-printed.
             (r#""(jti|sid)":\s*"[A-Za-z0-9_-]*""#, r#""$1": "<id>""#),
             // 43-character base64url words: refresh tokens (and 256-bit key coordinates).
-            (r"(^|[^A-Za-z0-9_-])[A-Za-z0-9_-]{43}([^A-Za-z0-9_-]|$)", "${1}<token>${2}"),
+            (
+                r"(^|[^A-Za-z0-9_-])[A-Za-z0-9_-]{43}([^A-Za-z0-9_-]|$)",
+                "${1}<token>${2}",
+            ),
             // HTTP dates.
-            (r"[A-Z][a-z]{2}, \d{2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2}:\d{2} GMT", "<date>"),
+            (
+                r"[A-Z][a-z]{2}, \d{2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2}:\d{2} GMT",
+                "<date>",
+            ),
             // Unix timestamps (2001 to 2286).
             (r"\b1\d{9}\b", "<time>"),
             // Ports.
@@ -202,7 +217,11 @@ fn lines_of(reader: impl std::io::Read + Send + 'static) -> Receiver<String> {
 
 fn start_server(transcript: &Transcript, work: &Path) -> Result<(KillOnDrop, String), String> {
     let Some((_, program)) = BINARIES.iter().find(|(name, _)| *name == transcript.binary) else {
-        return Err(format!("{}: no example binary named {:?}", transcript.path.display(), transcript.binary));
+        return Err(format!(
+            "{}: no example binary named {:?}",
+            transcript.path.display(),
+            transcript.binary
+        ));
     };
     let log = std::fs::File::create(work.join("server.log")).map_err(|e| e.to_string())?;
     let mut command = Command::new(program);
@@ -216,15 +235,24 @@ fn start_server(transcript: &Transcript, work: &Path) -> Result<(KillOnDrop, Str
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(log);
-    let mut child = command.spawn().map_err(|e| format!("cannot start {program}: {e}"))?;
+    let mut child = command
+        .spawn()
+        .map_err(|e| format!("cannot start {program}: {e}"))?;
     let stdout = child.stdout.take().ok_or("no stdout")?;
     let child = KillOnDrop(child);
-    let first = lines_of(stdout)
-        .recv_timeout(TIMEOUT)
-        .map_err(|_| format!("{} printed no first line; see {}", transcript.binary, work.join("server.log").display()))?;
-    let address = first
-        .strip_prefix("listening on ")
-        .ok_or_else(|| format!("{}: first line is {first:?}, not `listening on ...`", transcript.binary))?;
+    let first = lines_of(stdout).recv_timeout(TIMEOUT).map_err(|_| {
+        format!(
+            "{} printed no first line; see {}",
+            transcript.binary,
+            work.join("server.log").display()
+        )
+    })?;
+    let address = first.strip_prefix("listening on ").ok_or_else(|| {
+        format!(
+            "{}: first line is {first:?}, not `listening on ...`",
+            transcript.binary
+        )
+    })?;
     Ok((child, address.to_owned()))
 }
 
@@ -258,7 +286,8 @@ impl Shell {
 
     /// Runs one command and returns everything it printed.
     fn run(&mut self, command: &str) -> Result<String, String> {
-        writeln!(self.stdin, "{command}\nprintf '\\n%s\\n' '{MARKER}'").map_err(|e| e.to_string())?;
+        writeln!(self.stdin, "{command}\nprintf '\\n%s\\n' '{MARKER}'")
+            .map_err(|e| e.to_string())?;
         self.stdin.flush().map_err(|e| e.to_string())?;
         let mut output = String::new();
         loop {
@@ -277,7 +306,12 @@ impl Shell {
 
 /// Replays one transcript; returns the failures (empty if all matched).
 fn replay(transcript: &Transcript, update: bool) -> Result<Vec<String>, String> {
-    let name = transcript.path.file_stem().unwrap_or_default().to_string_lossy().into_owned();
+    let name = transcript
+        .path
+        .file_stem()
+        .unwrap_or_default()
+        .to_string_lossy()
+        .into_owned();
     let work = std::env::temp_dir().join(format!("transcript-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&work);
     std::fs::create_dir_all(&work).map_err(|e| e.to_string())?;
@@ -321,7 +355,12 @@ fn replay(transcript: &Transcript, update: bool) -> Result<Vec<String>, String> 
 }
 
 fn require_tools() {
-    for (tool, arg) in [("curl", "--version"), ("jq", "--version"), ("bash", "--version"), ("openssl", "version")] {
+    for (tool, arg) in [
+        ("curl", "--version"),
+        ("jq", "--version"),
+        ("bash", "--version"),
+        ("openssl", "version"),
+    ] {
         let found = Command::new(tool)
             .arg(arg)
             .stdout(Stdio::null())
@@ -356,17 +395,31 @@ fn book_transcripts_match_the_examples() {
         .filter(|path| path.to_string_lossy().contains(&filter))
         .map(|path| parse(path).unwrap_or_else(|e| panic!("{e}")))
         .collect();
-    assert!(!transcripts.is_empty(), "no transcript in {}", transcripts_dir().display());
+    assert!(
+        !transcripts.is_empty(),
+        "no transcript in {}",
+        transcripts_dir().display()
+    );
 
     // Each transcript has its own server and shell: run them side by side.
     let results: Vec<(String, Result<Vec<String>, String>)> = std::thread::scope(|scope| {
         let handles: Vec<_> = transcripts
             .iter()
-            .map(|t| (t.path.display().to_string(), scope.spawn(|| replay(t, update))))
+            .map(|t| {
+                (
+                    t.path.display().to_string(),
+                    scope.spawn(|| replay(t, update)),
+                )
+            })
             .collect();
         handles
             .into_iter()
-            .map(|(name, handle)| (name, handle.join().unwrap_or_else(|_| Err("panicked".into()))))
+            .map(|(name, handle)| {
+                (
+                    name,
+                    handle.join().unwrap_or_else(|_| Err("panicked".into())),
+                )
+            })
             .collect()
     });
 
@@ -382,7 +435,11 @@ fn book_transcripts_match_the_examples() {
         failures.is_empty(),
         "{} transcript step(s) differ from the book{}:\n\n{}",
         failures.len(),
-        if update { " (files rewritten; review `git diff book/transcripts`)" } else { "" },
+        if update {
+            " (files rewritten; review `git diff book/transcripts`)"
+        } else {
+            ""
+        },
         failures.join("\n")
     );
 }
@@ -392,13 +449,19 @@ fn normalisation_hides_only_varying_values() {
     let a = r#"{"access_token":"eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhIn0.abc","jti":"AAAAAAAAAAAAAAAAAAAAAA","exp":1795635321}"#;
     let b = r#"{"access_token":"eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJiIn0.xyz","jti":"BBBBBBBBBBBBBBBBBBBBBB","exp":1795639999}"#;
     assert_eq!(normalise(a), normalise(b));
-    assert_ne!(normalise(r#"{"sub":"alice"}"#), normalise(r#"{"sub":"bob"}"#));
+    assert_ne!(
+        normalise(r#"{"sub":"alice"}"#),
+        normalise(r#"{"sub":"bob"}"#)
+    );
     assert_eq!(
         normalise("date: Wed, 25 Nov 2026 19:30:21 GMT\r\n"),
         normalise("date: Thu, 01 Jan 2026 00:00:00 GMT")
     );
     assert_eq!(
         parse_header("# server: ACCESS_TTL_SECS=2 cargo run -p examples --bin 06_validation"),
-        Some(("06_validation".to_owned(), vec![("ACCESS_TTL_SECS".to_owned(), "2".to_owned())]))
+        Some((
+            "06_validation".to_owned(),
+            vec![("ACCESS_TTL_SECS".to_owned(), "2".to_owned())]
+        ))
     );
 }

@@ -33,7 +33,10 @@ async fn main() -> Result<(), examples::BoxError> {
     let issuer = TokenIssuer::new(signing, validator)?
         .access_ttl(examples::env_secs("ACCESS_TTL_SECS", 15 * 60));
 
-    let state = Arc::new(AppState { users: Users::seed()?, issuer });
+    let state = Arc::new(AppState {
+        users: Users::seed()?,
+        issuer,
+    });
     let app = Router::new()
         .route("/health", get(|| async { "ok" }))
         .route("/login", post(login))
@@ -43,13 +46,22 @@ async fn main() -> Result<(), examples::BoxError> {
 // ANCHOR_END: main
 
 // ANCHOR: login
-async fn login(State(state): State<Arc<AppState>>, Json(request): Json<LoginRequest>) -> Result<Response, ApiError> {
-    let Some(user) = state.users.authenticate(&request.username, &request.password).await? else {
+async fn login(
+    State(state): State<Arc<AppState>>,
+    Json(request): Json<LoginRequest>,
+) -> Result<Response, ApiError> {
+    let Some(user) = state
+        .users
+        .authenticate(&request.username, &request.password)
+        .await?
+    else {
         return Err(ApiError::InvalidCredentials);
     };
     // `sub` is the username; `roles` is our own claim. The issuer adds `iat`,
     // `nbf`, `exp` and a random `jti`, and types the token `at+jwt`.
-    let token = state.issuer.issue(&user.username, &json!({ "roles": user.roles }))?;
+    let token = state
+        .issuer
+        .issue(&user.username, &json!({ "roles": user.roles }))?;
     // {"access_token": "...", "token_type": "Bearer", "expires_in": 900}, not cacheable.
     Ok(examples::no_store(Json(token)))
 }

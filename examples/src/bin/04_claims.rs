@@ -31,7 +31,10 @@ async fn main() -> Result<(), examples::BoxError> {
     let validator = Validator::builder(KeySet::single(signing.verifying_key())).build()?;
     let issuer = TokenIssuer::new(signing, validator.clone())?
         .access_ttl(examples::env_secs("ACCESS_TTL_SECS", 15 * 60));
-    let state = Arc::new(AppState { users: Users::seed()?, issuer });
+    let state = Arc::new(AppState {
+        users: Users::seed()?,
+        issuer,
+    });
 
     let app = Router::new()
         .route("/health", get(|| async { "ok" }))
@@ -57,10 +60,19 @@ async fn me(Claims(claims): Claims<AppClaims>) -> Json<Value> {
 }
 // ANCHOR_END: me
 
-async fn login(State(state): State<Arc<AppState>>, Json(request): Json<LoginRequest>) -> Result<Response, ApiError> {
-    let Some(user) = state.users.authenticate(&request.username, &request.password).await? else {
+async fn login(
+    State(state): State<Arc<AppState>>,
+    Json(request): Json<LoginRequest>,
+) -> Result<Response, ApiError> {
+    let Some(user) = state
+        .users
+        .authenticate(&request.username, &request.password)
+        .await?
+    else {
         return Err(ApiError::InvalidCredentials);
     };
-    let token = state.issuer.issue(&user.username, &json!({ "roles": user.roles }))?;
+    let token = state
+        .issuer
+        .issue(&user.username, &json!({ "roles": user.roles }))?;
     Ok(examples::no_store(Json(token)))
 }

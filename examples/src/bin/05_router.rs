@@ -28,7 +28,10 @@ async fn main() -> Result<(), examples::BoxError> {
     let validator = Validator::builder(KeySet::single(signing.verifying_key())).build()?;
     let issuer = TokenIssuer::new(signing, validator.clone())?
         .access_ttl(examples::env_secs("ACCESS_TTL_SECS", 15 * 60));
-    let state = Arc::new(AppState { users: Users::seed()?, issuer });
+    let state = Arc::new(AppState {
+        users: Users::seed()?,
+        issuer,
+    });
 
     let auth = JwtLayer::<AppClaims>::new(validator);
     // Everything in `api` needs a valid token: one layer, no per-handler code.
@@ -37,7 +40,9 @@ async fn main() -> Result<(), examples::BoxError> {
         .route("/notes", get(notes))
         .layer(auth.clone());
     // `/greet` is for everyone; a token, if sent, must still be valid.
-    let greet = Router::new().route("/greet", get(greet)).layer(auth.optional());
+    let greet = Router::new()
+        .route("/greet", get(greet))
+        .layer(auth.optional());
     // Public routes: no layer at all.
     let public = Router::new()
         .route("/health", get(|| async { "ok" }))
@@ -66,10 +71,19 @@ async fn greet(user: Option<Claims<AppClaims>>) -> String {
 }
 // ANCHOR_END: handlers
 
-async fn login(State(state): State<Arc<AppState>>, Json(request): Json<LoginRequest>) -> Result<Response, ApiError> {
-    let Some(user) = state.users.authenticate(&request.username, &request.password).await? else {
+async fn login(
+    State(state): State<Arc<AppState>>,
+    Json(request): Json<LoginRequest>,
+) -> Result<Response, ApiError> {
+    let Some(user) = state
+        .users
+        .authenticate(&request.username, &request.password)
+        .await?
+    else {
         return Err(ApiError::InvalidCredentials);
     };
-    let token = state.issuer.issue(&user.username, &json!({ "roles": user.roles }))?;
+    let token = state
+        .issuer
+        .issue(&user.username, &json!({ "roles": user.roles }))?;
     Ok(examples::no_store(Json(token)))
 }

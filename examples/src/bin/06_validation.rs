@@ -38,7 +38,10 @@ async fn main() -> Result<(), examples::BoxError> {
     let issuer = TokenIssuer::new(signing, validator.clone())?
         .access_ttl(examples::env_secs("ACCESS_TTL_SECS", 5 * 60));
     // ANCHOR_END: validator
-    let state = Arc::new(AppState { users: Users::seed()?, issuer });
+    let state = Arc::new(AppState {
+        users: Users::seed()?,
+        issuer,
+    });
 
     let api = Router::new()
         .route("/me", get(me))
@@ -54,10 +57,19 @@ async fn me(Claims(claims): Claims<AppClaims>) -> Json<Value> {
     Json(json!({ "sub": claims.sub, "iss": registered.iss, "aud": registered.aud }))
 }
 
-async fn login(State(state): State<Arc<AppState>>, Json(request): Json<LoginRequest>) -> Result<Response, ApiError> {
-    let Some(user) = state.users.authenticate(&request.username, &request.password).await? else {
+async fn login(
+    State(state): State<Arc<AppState>>,
+    Json(request): Json<LoginRequest>,
+) -> Result<Response, ApiError> {
+    let Some(user) = state
+        .users
+        .authenticate(&request.username, &request.password)
+        .await?
+    else {
         return Err(ApiError::InvalidCredentials);
     };
-    let token = state.issuer.issue(&user.username, &json!({ "roles": user.roles }))?;
+    let token = state
+        .issuer
+        .issue(&user.username, &json!({ "roles": user.roles }))?;
     Ok(examples::no_store(Json(token)))
 }

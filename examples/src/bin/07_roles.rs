@@ -36,7 +36,10 @@ async fn main() -> Result<(), examples::BoxError> {
         .build()?;
     let issuer = TokenIssuer::new(signing, validator.clone())?
         .access_ttl(examples::env_secs("ACCESS_TTL_SECS", 5 * 60));
-    let state = Arc::new(AppState { users: Users::seed()?, issuer });
+    let state = Arc::new(AppState {
+        users: Users::seed()?,
+        issuer,
+    });
 
     // ANCHOR: router
     // One guard for the whole group: every route under /admin needs `admin`.
@@ -74,10 +77,19 @@ async fn reports(_: RequireRole<AnyOf<(Admin, Auditor)>>) -> &'static str {
 }
 // ANCHOR_END: handlers
 
-async fn login(State(state): State<Arc<AppState>>, Json(request): Json<LoginRequest>) -> Result<Response, ApiError> {
-    let Some(user) = state.users.authenticate(&request.username, &request.password).await? else {
+async fn login(
+    State(state): State<Arc<AppState>>,
+    Json(request): Json<LoginRequest>,
+) -> Result<Response, ApiError> {
+    let Some(user) = state
+        .users
+        .authenticate(&request.username, &request.password)
+        .await?
+    else {
         return Err(ApiError::InvalidCredentials);
     };
-    let token = state.issuer.issue(&user.username, &json!({ "roles": user.roles }))?;
+    let token = state
+        .issuer
+        .issue(&user.username, &json!({ "roles": user.roles }))?;
     Ok(examples::no_store(Json(token)))
 }

@@ -47,7 +47,11 @@ async fn main() -> Result<(), examples::BoxError> {
     let auth = JwtLayer::<AppClaims>::new(validator)
         .sources([TokenSource::Bearer, cookies.access_source()]);
     // ANCHOR_END: layer
-    let state = Arc::new(AppState { users: Users::seed()?, issuer, cookies });
+    let state = Arc::new(AppState {
+        users: Users::seed()?,
+        issuer,
+        cookies,
+    });
 
     // ANCHOR: router
     let api = Router::new()
@@ -94,17 +98,29 @@ async fn start_session(
     State(state): State<Arc<AppState>>,
     Json(request): Json<LoginRequest>,
 ) -> Result<Response, ApiError> {
-    let Some(user) = state.users.authenticate(&request.username, &request.password).await? else {
+    let Some(user) = state
+        .users
+        .authenticate(&request.username, &request.password)
+        .await?
+    else {
         return Err(ApiError::InvalidCredentials);
     };
-    let token = state.issuer.issue(&user.username, &json!({ "roles": user.roles }))?;
-    let cookie = state.cookies.access_cookie(&token.access_token, token.expires_in);
+    let token = state
+        .issuer
+        .issue(&user.username, &json!({ "roles": user.roles }))?;
+    let cookie = state
+        .cookies
+        .access_cookie(&token.access_token, token.expires_in);
     let mut headers = HeaderMap::new();
     if let Ok(value) = HeaderValue::from_str(&cookie.to_string()) {
         headers.append(header::SET_COOKIE, value);
     }
     jwt_layer::cookie::no_store(&mut headers);
-    Ok((headers, Json(json!({ "sub": user.username, "roles": user.roles }))).into_response())
+    Ok((
+        headers,
+        Json(json!({ "sub": user.username, "roles": user.roles })),
+    )
+        .into_response())
 }
 
 /// Browser logout: the cookie is overwritten with an expired one.
@@ -128,15 +144,30 @@ struct NewNote {
     text: String,
 }
 
-async fn add_note(Claims(claims): Claims<AppClaims>, Json(note): Json<NewNote>) -> (StatusCode, Json<Value>) {
-    (StatusCode::CREATED, Json(json!({ "author": claims.sub, "text": note.text })))
+async fn add_note(
+    Claims(claims): Claims<AppClaims>,
+    Json(note): Json<NewNote>,
+) -> (StatusCode, Json<Value>) {
+    (
+        StatusCode::CREATED,
+        Json(json!({ "author": claims.sub, "text": note.text })),
+    )
 }
 
 /// API-client login, as in the chapters before: the token in a JSON body.
-async fn login(State(state): State<Arc<AppState>>, Json(request): Json<LoginRequest>) -> Result<Response, ApiError> {
-    let Some(user) = state.users.authenticate(&request.username, &request.password).await? else {
+async fn login(
+    State(state): State<Arc<AppState>>,
+    Json(request): Json<LoginRequest>,
+) -> Result<Response, ApiError> {
+    let Some(user) = state
+        .users
+        .authenticate(&request.username, &request.password)
+        .await?
+    else {
         return Err(ApiError::InvalidCredentials);
     };
-    let token = state.issuer.issue(&user.username, &json!({ "roles": user.roles }))?;
+    let token = state
+        .issuer
+        .issue(&user.username, &json!({ "roles": user.roles }))?;
     Ok(examples::no_store(Json(token)))
 }

@@ -37,7 +37,10 @@ async fn main() -> Result<(), examples::BoxError> {
     // (restart = everyone logs in again). Chapter 13 uses Redis.
     let tokens = RefreshTokens::new(issuer, MemoryStore::new());
     // ANCHOR_END: tokens
-    let state = Arc::new(AppState { users: Users::seed()?, tokens });
+    let state = Arc::new(AppState {
+        users: Users::seed()?,
+        tokens,
+    });
 
     let api = Router::new()
         .route("/me", get(me))
@@ -53,11 +56,21 @@ async fn main() -> Result<(), examples::BoxError> {
 
 // ANCHOR: handlers
 /// Login starts a new refresh *family* and returns the first pair.
-async fn login(State(state): State<Arc<AppState>>, Json(request): Json<LoginRequest>) -> Result<Response, ApiError> {
-    let Some(user) = state.users.authenticate(&request.username, &request.password).await? else {
+async fn login(
+    State(state): State<Arc<AppState>>,
+    Json(request): Json<LoginRequest>,
+) -> Result<Response, ApiError> {
+    let Some(user) = state
+        .users
+        .authenticate(&request.username, &request.password)
+        .await?
+    else {
         return Err(ApiError::InvalidCredentials);
     };
-    let pair = state.tokens.login(&user.username, &json!({ "roles": user.roles })).await?;
+    let pair = state
+        .tokens
+        .login(&user.username, &json!({ "roles": user.roles }))
+        .await?;
     Ok(examples::no_store(Json(pair)))
 }
 

@@ -14,7 +14,9 @@ use axum::{Json, Router};
 use examples::{ApiError, AppClaims, LoginRequest, Users};
 use jwt_extractor::Claims;
 use jwt_layer::store::MemoryStore;
-use jwt_layer::{Algorithm, JwtLayer, KeySet, RefreshError, RefreshTokens, SigningKey, TokenIssuer, Validator};
+use jwt_layer::{
+    Algorithm, JwtLayer, KeySet, RefreshError, RefreshTokens, SigningKey, TokenIssuer, Validator,
+};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -40,7 +42,10 @@ async fn main() -> Result<(), examples::BoxError> {
         // ...and after this long in any case: then the user types the password again.
         .absolute_lifetime(examples::env_secs("SESSION_MAX_SECS", 30 * 24 * 3600));
     // ANCHOR_END: lifetimes
-    let state = Arc::new(AppState { users: Users::seed()?, tokens });
+    let state = Arc::new(AppState {
+        users: Users::seed()?,
+        tokens,
+    });
 
     let api = Router::new()
         .route("/me", get(me))
@@ -69,7 +74,10 @@ async fn refresh(
         Err(RefreshError::Reused) => {
             // A security event, not a routine failure: someone holds a copy of a
             // refresh token. The family is already revoked; alert on this log.
-            tracing::warn!(security_event = "refresh_token_reuse", "session revoked after refresh token reuse");
+            tracing::warn!(
+                security_event = "refresh_token_reuse",
+                "session revoked after refresh token reuse"
+            );
             Err(RefreshError::Reused.into())
         }
         Err(other) => Err(other.into()),
@@ -77,11 +85,21 @@ async fn refresh(
 }
 // ANCHOR_END: refresh
 
-async fn login(State(state): State<Arc<AppState>>, Json(request): Json<LoginRequest>) -> Result<Response, ApiError> {
-    let Some(user) = state.users.authenticate(&request.username, &request.password).await? else {
+async fn login(
+    State(state): State<Arc<AppState>>,
+    Json(request): Json<LoginRequest>,
+) -> Result<Response, ApiError> {
+    let Some(user) = state
+        .users
+        .authenticate(&request.username, &request.password)
+        .await?
+    else {
         return Err(ApiError::InvalidCredentials);
     };
-    let pair = state.tokens.login(&user.username, &json!({ "roles": user.roles })).await?;
+    let pair = state
+        .tokens
+        .login(&user.username, &json!({ "roles": user.roles }))
+        .await?;
     Ok(examples::no_store(Json(pair)))
 }
 

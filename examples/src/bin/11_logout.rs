@@ -34,7 +34,10 @@ async fn main() -> Result<(), examples::BoxError> {
     let issuer = TokenIssuer::new(signing, validator.clone())?
         .access_ttl(examples::env_secs("ACCESS_TTL_SECS", 5 * 60));
     let tokens = RefreshTokens::new(issuer, MemoryStore::new());
-    let state = Arc::new(AppState { users: Users::seed()?, tokens: tokens.clone() });
+    let state = Arc::new(AppState {
+        users: Users::seed()?,
+        tokens: tokens.clone(),
+    });
 
     // ANCHOR: layer
     // After signature and claims pass, ask the store whether the token's session
@@ -63,7 +66,10 @@ struct RefreshRequest {
 // ANCHOR: logout
 /// Logout of this session: the refresh family is revoked, and with it every
 /// access token it issued (they carry its id as `sid`).
-async fn logout(State(state): State<Arc<AppState>>, Json(request): Json<RefreshRequest>) -> Result<StatusCode, ApiError> {
+async fn logout(
+    State(state): State<Arc<AppState>>,
+    Json(request): Json<RefreshRequest>,
+) -> Result<StatusCode, ApiError> {
     state.tokens.logout(&request.refresh_token).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -87,11 +93,21 @@ async fn refresh(
     Ok(examples::no_store(Json(pair)))
 }
 
-async fn login(State(state): State<Arc<AppState>>, Json(request): Json<LoginRequest>) -> Result<Response, ApiError> {
-    let Some(user) = state.users.authenticate(&request.username, &request.password).await? else {
+async fn login(
+    State(state): State<Arc<AppState>>,
+    Json(request): Json<LoginRequest>,
+) -> Result<Response, ApiError> {
+    let Some(user) = state
+        .users
+        .authenticate(&request.username, &request.password)
+        .await?
+    else {
         return Err(ApiError::InvalidCredentials);
     };
-    let pair = state.tokens.login(&user.username, &json!({ "roles": user.roles })).await?;
+    let pair = state
+        .tokens
+        .login(&user.username, &json!({ "roles": user.roles }))
+        .await?;
     Ok(examples::no_store(Json(pair)))
 }
 

@@ -38,7 +38,10 @@ use examples::{ApiError, AppClaims, LoginRequest, Users};
 use jwt_extractor::{Claims, RequireRole, require_role, role};
 use jwt_layer::cookie::AuthCookies;
 use jwt_layer::store::{MemoryStore, RedisStore, Store};
-use jwt_layer::{Algorithm, JwkSet, JwtLayer, KeySet, RefreshTokens, SigningKey, TokenIssuer, TokenSource, Validator};
+use jwt_layer::{
+    Algorithm, JwkSet, JwtLayer, KeySet, RefreshTokens, SigningKey, TokenIssuer, TokenSource,
+    Validator,
+};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use tower::{Layer, ServiceExt};
@@ -62,7 +65,8 @@ async fn main() -> Result<(), examples::BoxError> {
     // The private key signs; only this service holds it. Its public half goes
     // into the validator and into the JWKS document, under a key id (`kid`).
     let key_file = signing_key_file();
-    let pem = std::fs::read(&key_file).map_err(|e| format!("cannot read {}: {e}", key_file.display()))?;
+    let pem =
+        std::fs::read(&key_file).map_err(|e| format!("cannot read {}: {e}", key_file.display()))?;
     let kid = examples::env_or("JWT_KEY_ID", "dev-es256-1");
     let signing = SigningKey::ec_pem(Algorithm::ES256, &pem)?.with_kid(kid);
     let validator = Validator::builder(KeySet::single(signing.verifying_key()))
@@ -98,13 +102,20 @@ async fn main() -> Result<(), examples::BoxError> {
         .sources([TokenSource::Bearer, cookies.access_source()])
         .revocation(tokens.clone());
     // ANCHOR_END: layer
-    let state = Arc::new(AppState { users: Users::seed()?, tokens, cookies });
+    let state = Arc::new(AppState {
+        users: Users::seed()?,
+        tokens,
+        cookies,
+    });
 
     // ANCHOR: router
     let api = Router::new()
         .route("/api/me", get(me))
         .route("/api/notes", post(add_note))
-        .route("/api/admin/users", get(list_users).route_layer(require_role::<Admin>()))
+        .route(
+            "/api/admin/users",
+            get(list_users).route_layer(require_role::<Admin>()),
+        )
         .route("/auth/logout-everywhere", post(logout_everywhere))
         .layer(auth);
     let app = Router::new()
@@ -133,8 +144,13 @@ fn signing_key_file() -> PathBuf {
     match std::env::var("JWT_PRIVATE_KEY_FILE") {
         Ok(path) if !path.is_empty() => PathBuf::from(path),
         _ => {
-            tracing::warn!("JWT_PRIVATE_KEY_FILE is not set: using the committed DEVELOPMENT key (public, never use it in production)");
-            PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/keys/dev-es256-private.pem"))
+            tracing::warn!(
+                "JWT_PRIVATE_KEY_FILE is not set: using the committed DEVELOPMENT key (public, never use it in production)"
+            );
+            PathBuf::from(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/keys/dev-es256-private.pem"
+            ))
         }
     }
 }
@@ -177,11 +193,21 @@ struct RefreshRequest {
 
 // API clients ---------------------------------------------------------------
 
-async fn login(State(state): State<Arc<AppState>>, Json(request): Json<LoginRequest>) -> Result<Response, ApiError> {
-    let Some(user) = state.users.authenticate(&request.username, &request.password).await? else {
+async fn login(
+    State(state): State<Arc<AppState>>,
+    Json(request): Json<LoginRequest>,
+) -> Result<Response, ApiError> {
+    let Some(user) = state
+        .users
+        .authenticate(&request.username, &request.password)
+        .await?
+    else {
         return Err(ApiError::InvalidCredentials);
     };
-    let pair = state.tokens.login(&user.username, &json!({ "roles": user.roles })).await?;
+    let pair = state
+        .tokens
+        .login(&user.username, &json!({ "roles": user.roles }))
+        .await?;
     Ok(examples::no_store(Json(pair)))
 }
 
@@ -193,7 +219,10 @@ async fn refresh(
     Ok(examples::no_store(Json(pair)))
 }
 
-async fn logout(State(state): State<Arc<AppState>>, Json(request): Json<RefreshRequest>) -> Result<StatusCode, ApiError> {
+async fn logout(
+    State(state): State<Arc<AppState>>,
+    Json(request): Json<RefreshRequest>,
+) -> Result<StatusCode, ApiError> {
     state.tokens.logout(&request.refresh_token).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -206,18 +235,29 @@ async fn start_session(
     State(state): State<Arc<AppState>>,
     Json(request): Json<LoginRequest>,
 ) -> Result<Response, ApiError> {
-    let Some(user) = state.users.authenticate(&request.username, &request.password).await? else {
+    let Some(user) = state
+        .users
+        .authenticate(&request.username, &request.password)
+        .await?
+    else {
         return Err(ApiError::InvalidCredentials);
     };
-    let pair = state.tokens.login(&user.username, &json!({ "roles": user.roles })).await?;
+    let pair = state
+        .tokens
+        .login(&user.username, &json!({ "roles": user.roles }))
+        .await?;
     let mut headers = HeaderMap::new();
     state.cookies.set_pair(&mut headers, &pair);
-    let body = json!({ "sub": user.username, "roles": user.roles, "expires_in": pair.access.expires_in });
+    let body =
+        json!({ "sub": user.username, "roles": user.roles, "expires_in": pair.access.expires_in });
     Ok((headers, Json(body)).into_response())
 }
 
 /// Refresh: the refresh cookie (sent only to /auth, SameSite=Strict) for new cookies.
-async fn refresh_session(State(state): State<Arc<AppState>>, request_headers: HeaderMap) -> Result<Response, ApiError> {
+async fn refresh_session(
+    State(state): State<Arc<AppState>>,
+    request_headers: HeaderMap,
+) -> Result<Response, ApiError> {
     let token = match state.cookies.refresh_token(&request_headers) {
         Ok(Some(token)) => token,
         Ok(None) | Err(_) => return Err(ApiError::InvalidGrant("no valid refresh cookie")),
@@ -225,11 +265,18 @@ async fn refresh_session(State(state): State<Arc<AppState>>, request_headers: He
     let pair = state.tokens.refresh(&token).await?;
     let mut headers = HeaderMap::new();
     state.cookies.set_pair(&mut headers, &pair);
-    Ok((headers, Json(json!({ "expires_in": pair.access.expires_in }))).into_response())
+    Ok((
+        headers,
+        Json(json!({ "expires_in": pair.access.expires_in })),
+    )
+        .into_response())
 }
 
 /// Logout: revoke the session, then delete both cookies.
-async fn end_session(State(state): State<Arc<AppState>>, request_headers: HeaderMap) -> Result<Response, ApiError> {
+async fn end_session(
+    State(state): State<Arc<AppState>>,
+    request_headers: HeaderMap,
+) -> Result<Response, ApiError> {
     if let Ok(Some(token)) = state.cookies.refresh_token(&request_headers) {
         state.tokens.logout(&token).await?;
     }
@@ -257,8 +304,14 @@ struct NewNote {
     text: String,
 }
 
-async fn add_note(Claims(claims): Claims<AppClaims>, Json(note): Json<NewNote>) -> (StatusCode, Json<Value>) {
-    (StatusCode::CREATED, Json(json!({ "author": claims.sub, "text": note.text })))
+async fn add_note(
+    Claims(claims): Claims<AppClaims>,
+    Json(note): Json<NewNote>,
+) -> (StatusCode, Json<Value>) {
+    (
+        StatusCode::CREATED,
+        Json(json!({ "author": claims.sub, "text": note.text })),
+    )
 }
 
 async fn list_users(admin: RequireRole<Admin>) -> Json<Value> {
