@@ -196,6 +196,32 @@ fn code_is_included_never_pasted() {
 }
 
 #[test]
+fn mermaid_messages_have_no_semicolons() {
+    // In a mermaid sequence diagram `;` ends a statement: a message containing one
+    // renders as "Syntax error in text".
+    let mut problems = Vec::new();
+    for chapter in chapters() {
+        let text = std::fs::read_to_string(&chapter).expect("readable");
+        let mut in_mermaid = false;
+        for (index, line) in text.lines().enumerate() {
+            let trimmed = line.trim();
+            if let Some(info) = trimmed.strip_prefix("```") {
+                in_mermaid = !in_mermaid && info.trim() == "mermaid";
+                continue;
+            }
+            if in_mermaid && trimmed.contains(';') {
+                problems.push(format!("{}:{}: {trimmed}", chapter.display(), index + 1));
+            }
+        }
+    }
+    assert!(
+        problems.is_empty(),
+        "`;` in mermaid diagrams:\n{}",
+        problems.join("\n")
+    );
+}
+
+#[test]
 fn every_example_and_transcript_is_in_the_book() {
     let root = root();
     let all: Vec<Include> = chapters().iter().flat_map(|c| includes(c)).collect();
