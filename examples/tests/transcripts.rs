@@ -268,6 +268,12 @@ impl Shell {
             .args(["--noprofile", "--norc"])
             .current_dir(work)
             .env("TERM", "dumb")
+            // curl must talk to the local server directly, never through a proxy.
+            .env_remove("http_proxy")
+            .env_remove("HTTP_PROXY")
+            .env_remove("all_proxy")
+            .env_remove("ALL_PROXY")
+            .env("NO_PROXY", "127.0.0.1,localhost")
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())

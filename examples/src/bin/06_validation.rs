@@ -2,7 +2,7 @@
 //! and see every refusal answered the RFC 6750 way.
 //!
 //! ```console
-//! ACCESS_TTL_SECS=2 LEEWAY_SECS=0 cargo run -p examples --bin 06_validation
+//! ACCESS_TTL_SECS=5 LEEWAY_SECS=0 cargo run -p examples --bin 06_validation
 //! ```
 use std::sync::Arc;
 
