@@ -280,10 +280,30 @@ async fn duplicated_roles_key_gives_guard_and_handler_one_value() {
     )
     .unwrap();
     let token = format!("{input}.{signature}");
+    // `User` reads `roles`: a struct refuses a duplicated field, so the token is
+    // refused outright, for the handler and the guard alike.
     let app = app(RoleClaim::default());
-    assert_eq!(call(&app, "/me", Some(&token)).await.1, r#"ada ["user"]"#);
+    assert_eq!(
+        call(&app, "/me", Some(&token)).await.0,
+        StatusCode::UNAUTHORIZED
+    );
     assert_eq!(
         call(&app, "/admin", Some(&token)).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+
+    // A claims type that is a map keeps the last member, and so does the guard:
+    // both see ["user"], never one ["admin"] and the other ["user"].
+    async fn raw_roles(Claims(claims): Claims<Value>) -> String {
+        claims["roles"].to_string()
+    }
+    let map_app = Router::new()
+        .route("/raw", get(raw_roles))
+        .route("/admin", get(admin))
+        .layer(JwtLayer::<Value>::new(validator(RoleClaim::default())));
+    assert_eq!(call(&map_app, "/raw", Some(&token)).await.1, r#"["user"]"#);
+    assert_eq!(
+        call(&map_app, "/admin", Some(&token)).await.0,
         StatusCode::FORBIDDEN
     );
 }

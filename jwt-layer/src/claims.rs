@@ -2,14 +2,17 @@
 //!
 //! After a token passes, the layer puts two values in the request extensions:
 //! - [`Verified<T>`]: the application's claims type `T`, deserialized once;
-//! - [`VerifiedToken`]: the registered claims (`sub`, `exp`, `jti`, …), the raw
-//!   claims object `T` was built from, the header's `kid` and `alg`, and the roles.
+//! - [`VerifiedToken`]: the registered claims (`sub`, `exp`, `jti`, `sid`, …),
+//!   the verified payload (and, parsed on first use, its JSON object), the
+//!   header's `kid` and `alg`, and the roles.
 //!
-//! Both come from the same parsed JSON object, so an authorization check on
-//! [`VerifiedToken`] and the handler's `T` can never see two different values of a
-//! claim (for a duplicated JSON key, the last one wins, as RFC 7519 §4 allows).
+//! Both come from the same verified bytes and the same JSON rules: a duplicated
+//! registered claim is refused, a struct `T` refuses a duplicated field, and a
+//! map (`T = serde_json::Value`, the roles, [`VerifiedToken::raw`]) keeps the
+//! last member, as RFC 7519 §4 allows. So an authorization check and the
+//! handler never see two different values of one claim.
 //! In optional mode a request without any token carries [`Anonymous`] instead.
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use jsonwebtoken::Algorithm;
 use serde_json::{Map, Value};
@@ -31,6 +34,9 @@ pub struct RegisteredClaims {
     pub iat: Option<u64>,
     /// `jti`: the token's unique id.
     pub jti: Option<String>,
+    /// `sid`: the session id (OpenID Connect); tokens issued by
+    /// [`RefreshTokens`](crate::RefreshTokens) carry their refresh family here.
+    pub sid: Option<String>,
 }
 
 /// Where roles are read from in the claims: a dotted path to a string
@@ -94,7 +100,9 @@ pub struct VerifiedToken {
 #[derive(Debug)]
 struct TokenInner {
     registered: RegisteredClaims,
-    raw: Map<String, Value>,
+    /// The verified payload JSON; parsed into `raw` only if someone asks.
+    payload: String,
+    raw: OnceLock<Map<String, Value>>,
     kid: Option<String>,
     alg: Algorithm,
     source: &'static str,
@@ -104,7 +112,7 @@ struct TokenInner {
 impl VerifiedToken {
     pub(crate) fn new(
         registered: RegisteredClaims,
-        raw: Map<String, Value>,
+        payload: String,
         kid: Option<String>,
         alg: Algorithm,
         role_claim: RoleClaim,
@@ -112,7 +120,8 @@ impl VerifiedToken {
         Self {
             inner: Arc::new(TokenInner {
                 registered,
-                raw,
+                payload,
+                raw: OnceLock::new(),
                 kid,
                 alg,
                 source: "direct",
@@ -138,9 +147,18 @@ impl VerifiedToken {
         self.inner.registered.sub.as_deref()
     }
 
-    /// The whole claims object, as verified.
+    /// The whole claims object, as verified (parsed on first use; for a
+    /// duplicated member, the last one, as serde_json maps keep it).
     pub fn raw(&self) -> &Map<String, Value> {
-        &self.inner.raw
+        self.inner.raw.get_or_init(|| {
+            // The payload was parsed as a JSON object during verification.
+            serde_json::from_str(&self.inner.payload).unwrap_or_default()
+        })
+    }
+
+    /// The verified payload, as the JSON text that was signed.
+    pub fn payload(&self) -> &str {
+        &self.inner.payload
     }
 
     /// The `kid` of the key that verified the token, if the header named one.
@@ -161,7 +179,7 @@ impl VerifiedToken {
 
     /// The roles, read from the configured [`RoleClaim`].
     pub fn roles(&self) -> Vec<&str> {
-        self.inner.role_claim.roles(&self.inner.raw)
+        self.inner.role_claim.roles(self.raw())
     }
 
     /// Whether the token carries `role`.

@@ -296,7 +296,7 @@ impl RevocationCheck for RefreshTokens {
     fn check<'a>(&'a self, token: &'a VerifiedToken) -> BoxFuture<'a, Result<(), RevocationError>> {
         Box::pin(async move {
             let query = RevocationQuery {
-                family: token.raw().get("sid").and_then(|v| v.as_str()),
+                family: token.registered().sid.as_deref(),
                 subject: token.subject(),
                 jti: token.registered().jti.as_deref(),
                 issued_at: token.registered().iat.unwrap_or(0),

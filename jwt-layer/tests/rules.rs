@@ -550,9 +550,9 @@ async fn leeway_is_applied_and_exp_equal_to_now_is_expired() {
 }
 
 #[tokio::test]
-async fn duplicated_claim_keys_resolve_once_for_everyone() {
+async fn duplicated_claim_keys_are_refused_not_guessed() {
     let app = App::new(JwtLayer::new(validator()));
-    // {"sub":"user-1", ..., "sub":"admin"}: the handler and any guard see one value.
+    // {"name":"Mallory", ..., "name":"Ada"}
     let json_text = good_claims()
         .to_string()
         .replacen('{', r#"{"name":"Mallory","#, 1);
@@ -568,10 +568,26 @@ async fn duplicated_claim_keys_resolve_once_for_everyone() {
     )
     .unwrap();
     let token = format!("{signing_input}.{signature}");
+    // The handler's struct reads `name`: a duplicated field is refused, never guessed.
     let reply = app.bearer(&token).await;
-    assert_eq!(reply.status, StatusCode::OK);
-    // The last member wins (RFC 7519 §4), in the typed claims as in the raw map.
-    assert_eq!(reply.body, "user-1 Ada bearer");
+    assert_eq!(reply.error, Some(AuthError::ClaimsShape));
+
+    // A duplicated registered claim is refused too.
+    let exp = now() + 60;
+    let json_text = good_claims()
+        .to_string()
+        .replacen('{', &format!(r#"{{"exp":{exp},"#), 1);
+    let payload = b64.encode(&json_text);
+    let signing_input = format!("{header}.{payload}");
+    let signature = jsonwebtoken::crypto::sign(
+        signing_input.as_bytes(),
+        &EncodingKey::from_secret(SECRET),
+        jwt_layer::Algorithm::HS256,
+    )
+    .unwrap();
+    let reply = app.bearer(&format!("{signing_input}.{signature}")).await;
+    assert_eq!(reply.error, Some(AuthError::Malformed));
+    app.still_serves_good_token().await;
 }
 
 #[tokio::test]
