@@ -33,6 +33,7 @@ use ::cookie::{Cookie, SameSite};
 use http::header::{self, HeaderMap, HeaderValue};
 
 use crate::error::AuthError;
+use crate::issue::IssuedToken;
 use crate::refresh::TokenPair;
 use crate::source::{DEFAULT_COOKIE_NAME, TokenSource};
 
@@ -120,6 +121,21 @@ impl AuthCookies {
             &self.refresh_cookie(&pair.refresh_token, pair.refresh_expires_in),
         );
         no_store(headers);
+    }
+
+    /// Appends `Set-Cookie` for an access token alone (no refresh token), and
+    /// `Cache-Control: no-store`.
+    pub fn set_access(&self, headers: &mut HeaderMap, token: &IssuedToken) {
+        append(
+            headers,
+            &self.access_cookie(&token.access_token, token.expires_in),
+        );
+        no_store(headers);
+    }
+
+    /// Appends a `Set-Cookie` header that deletes the access cookie.
+    pub fn clear_access(&self, headers: &mut HeaderMap) {
+        append(headers, &self.access_cookie("", 0));
     }
 
     /// Appends `Set-Cookie` headers that delete both cookies (logout).

@@ -104,7 +104,7 @@ pub mod validate;
 
 pub use claims::{Anonymous, RegisteredClaims, RoleClaim, Verified, VerifiedToken};
 pub use error::{AuthError, ConfigError, ErrorCode, ErrorResponder};
-pub use issue::{IssuedToken, TokenIssuer};
+pub use issue::{IssueError, IssuedToken, TokenIssuer};
 pub use jsonwebtoken::Algorithm;
 pub use jsonwebtoken::jwk::{Jwk, JwkSet};
 pub use keys::{Key, KeySet, SigningKey};
