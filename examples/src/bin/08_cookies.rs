@@ -8,9 +8,9 @@
 //! ```
 use std::sync::Arc;
 
-use axum::extract::{Request, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::middleware::{self, Next};
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -20,8 +20,6 @@ use jwt_layer::cookie::AuthCookies;
 use jwt_layer::{Algorithm, JwtLayer, KeySet, SigningKey, TokenIssuer, TokenSource, Validator};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use tower::{Layer, ServiceExt};
-use tower_http::csrf::CsrfLayer;
 
 struct AppState {
     users: Users,
@@ -65,31 +63,10 @@ async fn main() -> Result<(), examples::BoxError> {
         .merge(api)
         .with_state(state)
         // Every unsafe request that could carry a cookie is checked, login included.
-        .layer(middleware::from_fn(csrf_unless_bearer));
+        .layer(middleware::from_fn(examples::csrf_unless_bearer));
     // ANCHOR_END: router
     examples::serve(app).await
 }
-
-// ANCHOR: csrf
-/// `tower_http`'s CSRF check (Fetch Metadata, then `Origin` against `Host`) for
-/// every request except those authenticated by a Bearer header: a browser never
-/// adds one by itself, so a cross-site page cannot forge such a request, and
-/// cross-origin API clients keep working.
-async fn csrf_unless_bearer(request: Request, next: Next) -> Response {
-    let bearer = request
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|value| value.to_str().ok())
-        .is_some_and(|value| value.len() > 7 && value[..7].eq_ignore_ascii_case("bearer "));
-    if bearer {
-        return next.run(request).await;
-    }
-    match CsrfLayer::new().layer(next).oneshot(request).await {
-        Ok(response) => response,
-        Err(never) => match never {},
-    }
-}
-// ANCHOR_END: csrf
 
 // ANCHOR: session
 /// Browser login: the token goes into an HttpOnly cookie, never into the body,
@@ -108,14 +85,8 @@ async fn start_session(
     let token = state
         .issuer
         .issue(&user.username, &json!({ "roles": user.roles }))?;
-    let cookie = state
-        .cookies
-        .access_cookie(&token.access_token, token.expires_in);
     let mut headers = HeaderMap::new();
-    if let Ok(value) = HeaderValue::from_str(&cookie.to_string()) {
-        headers.append(header::SET_COOKIE, value);
-    }
-    jwt_layer::cookie::no_store(&mut headers);
+    state.cookies.set_access(&mut headers, &token);
     Ok((
         headers,
         Json(json!({ "sub": user.username, "roles": user.roles })),
@@ -125,11 +96,8 @@ async fn start_session(
 
 /// Browser logout: the cookie is overwritten with an expired one.
 async fn end_session(State(state): State<Arc<AppState>>) -> Response {
-    let cookie = state.cookies.access_cookie("", 0);
     let mut headers = HeaderMap::new();
-    if let Ok(value) = HeaderValue::from_str(&cookie.to_string()) {
-        headers.append(header::SET_COOKIE, value);
-    }
+    state.cookies.clear_access(&mut headers);
     (StatusCode::NO_CONTENT, headers).into_response()
 }
 // ANCHOR_END: session

@@ -28,9 +28,9 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use axum::extract::{Request, State};
-use axum::http::{HeaderMap, StatusCode, header};
-use axum::middleware::{self, Next};
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -44,8 +44,6 @@ use jwt_layer::{
 };
 use serde::Deserialize;
 use serde_json::{Value, json};
-use tower::{Layer, ServiceExt};
-use tower_http::csrf::CsrfLayer;
 use tower_http::services::ServeDir;
 use tower_http::trace::TraceLayer;
 
@@ -134,7 +132,7 @@ async fn main() -> Result<(), examples::BoxError> {
         // page (index.html) is added there separately; this example only serves it.
         .fallback_service(ServeDir::new(static_dir()))
         .with_state(state)
-        .layer(middleware::from_fn(csrf_unless_bearer))
+        .layer(middleware::from_fn(examples::csrf_unless_bearer))
         .layer(TraceLayer::new_for_http());
     // ANCHOR_END: router
     examples::serve(app).await
@@ -169,22 +167,6 @@ async fn jwks(State(state): State<Arc<AppState>>) -> Json<JwkSet> {
     Json(state.tokens.issuer().jwks())
 }
 // ANCHOR_END: jwks
-
-/// As in chapter 8: CSRF checks for every request not authenticated by a Bearer header.
-async fn csrf_unless_bearer(request: Request, next: Next) -> Response {
-    let bearer = request
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|value| value.to_str().ok())
-        .is_some_and(|value| value.len() > 7 && value[..7].eq_ignore_ascii_case("bearer "));
-    if bearer {
-        return next.run(request).await;
-    }
-    match CsrfLayer::new().layer(next).oneshot(request).await {
-        Ok(response) => response,
-        Err(never) => match never {},
-    }
-}
 
 #[derive(Deserialize)]
 struct RefreshRequest {
