@@ -102,7 +102,7 @@ fn bench(c: &mut Criterion) {
             BenchmarkId::new("hand-written decode", name),
             &authorization,
             |b, authorization| {
-                let mut handler = handler.clone();
+                let mut handler = handler;
                 b.iter(|| {
                     let mut request = request(authorization);
                     let response = runtime.block_on(async {
@@ -135,7 +135,7 @@ fn bench(c: &mut Criterion) {
 
         let mut service = ServiceBuilder::new()
             .layer(JwtLayer::<Claims>::new(validator))
-            .service(handler.clone());
+            .service(handler);
         group.bench_with_input(
             BenchmarkId::new("JwtLayer", name),
             &authorization,
