@@ -68,3 +68,8 @@ pub use rejection::Rejection;
 #[doc(hidden)]
 pub use roles::__private;
 pub use roles::{AllOf, AnyOf, RequireRole, Role, RoleRequirement};
+
+/// The README's quick start, compiled as a doctest so that it cannot rot.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+struct ReadmeQuickStart;

@@ -165,7 +165,7 @@ impl TokenIssuer {
         }
         let iat = now();
         let expires_in = self.ttl.as_secs();
-        let exp = iat + expires_in;
+        let exp = iat.saturating_add(expires_in);
         let jti = random_id();
         if let Some(issuer) = self.validator.issuer() {
             object.insert("iss".into(), issuer.into());

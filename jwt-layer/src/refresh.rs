@@ -182,8 +182,8 @@ impl RefreshTokens {
             id: random_id(),
             subject: subject.to_owned(),
             claims,
-            absolute_expiry: now + self.inner.absolute,
-            idle_expiry: now + self.inner.idle.min(self.inner.absolute),
+            absolute_expiry: now.saturating_add(self.inner.absolute),
+            idle_expiry: now.saturating_add(self.inner.idle.min(self.inner.absolute)),
         };
         // Sign first: nothing is stored for a login that cannot be completed.
         let access =
@@ -281,14 +281,18 @@ impl RefreshTokens {
         let Some(jti) = token.registered().jti.as_deref() else {
             return Ok(());
         };
-        let until = token.registered().exp + self.inner.issuer.validator().leeway_secs() + 1;
+        let until = token
+            .registered()
+            .exp
+            .saturating_add(self.inner.issuer.validator().leeway_secs() + 1);
         Ok(self.inner.store.deny_jti(jti, until).await?)
     }
 
     /// Until when a revocation must be remembered: the longest an access token
     /// issued before `now` can still be accepted.
     fn revocation_horizon(&self, now: u64) -> u64 {
-        now + self.inner.issuer.ttl().as_secs() + self.inner.issuer.validator().leeway_secs() + 1
+        now.saturating_add(self.inner.issuer.ttl().as_secs())
+            .saturating_add(self.inner.issuer.validator().leeway_secs() + 1)
     }
 }
 

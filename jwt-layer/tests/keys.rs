@@ -345,3 +345,40 @@ async fn accept_any_type_for_foreign_identity_providers() {
     let token = sign(&header, &good_claims(), &EncodingKey::from_secret(SECRET));
     assert_eq!(app.bearer(&token).await.status, StatusCode::OK);
 }
+
+#[tokio::test]
+async fn hostile_configuration_values_do_not_panic() {
+    use jwt_layer::store::MemoryStore;
+    use jwt_layer::{RefreshTokens, RoleClaim};
+    // Absurd lifetimes saturate instead of overflowing.
+    let signing = SigningKey::hmac(Algorithm::HS256, SECRET).unwrap();
+    let validator = Validator::builder(KeySet::single(signing.verifying_key()))
+        .role_claim(RoleClaim::path(""))
+        .build()
+        .unwrap();
+    let issuer = TokenIssuer::new(signing, validator.clone())
+        .unwrap()
+        .access_ttl(std::time::Duration::MAX);
+    let token = issuer.issue("user-1", &json!({})).unwrap();
+    let verified = validator
+        .verify::<serde_json::Value>(&token.access_token)
+        .unwrap();
+    assert!(verified.token().roles().is_empty());
+    let tokens = RefreshTokens::new(issuer, MemoryStore::new())
+        .absolute_lifetime(std::time::Duration::MAX)
+        .idle_timeout(std::time::Duration::MAX);
+    let pair = tokens.login("user-1", &json!({})).await.unwrap();
+    tokens.refresh(&pair.refresh_token).await.unwrap();
+    tokens.logout_everywhere("user-1").await.unwrap();
+    tokens.revoke_access_token(verified.token()).await.unwrap();
+    // Empty or odd source names never match anything, and never panic.
+    let app = App::new(JwtLayer::new(common::validator()).sources([
+        jwt_layer::TokenSource::cookie(""),
+        jwt_layer::TokenSource::query("=&"),
+    ]));
+    let request = http::Request::get("/?=&=x")
+        .header("cookie", "=; ==")
+        .body(axum::body::Body::empty())
+        .unwrap();
+    assert_eq!(app.send(request).await.status, StatusCode::UNAUTHORIZED);
+}

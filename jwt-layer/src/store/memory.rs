@@ -194,7 +194,8 @@ impl Store for MemoryStore {
                 }
                 entry.current = new_hash.to_owned();
                 entry.hashes.push(new_hash.to_owned());
-                entry.family.idle_expiry = (now + idle).min(entry.family.absolute_expiry);
+                entry.family.idle_expiry =
+                    now.saturating_add(idle).min(entry.family.absolute_expiry);
                 let family = entry.family.clone();
                 state.tokens.insert(new_hash.to_owned(), id);
                 Rotation::Rotated(family)
