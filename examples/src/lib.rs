@@ -257,7 +257,7 @@ impl From<RefreshError> for ApiError {
             RefreshError::Invalid => {
                 ApiError::InvalidGrant("the refresh token is invalid, expired or revoked")
             }
-            RefreshError::Reused => ApiError::InvalidGrant(
+            RefreshError::Reused { .. } => ApiError::InvalidGrant(
                 "the refresh token was already used; the session has been revoked",
             ),
             RefreshError::Store(err) => {

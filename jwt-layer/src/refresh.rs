@@ -100,9 +100,15 @@ pub enum RefreshError {
     /// Unknown, malformed, expired or revoked refresh token (`invalid_grant`).
     #[error("the refresh token is invalid, expired or revoked")]
     Invalid,
-    /// A rotated token was presented again: the family is now revoked.
+    /// A rotated token was presented again: the family is now revoked. Someone
+    /// holds a copy of a refresh token: worth a security alert.
     #[error("the refresh token was already used; the session has been revoked")]
-    Reused,
+    Reused {
+        /// The revoked session (family) id.
+        session: String,
+        /// Its subject.
+        subject: String,
+    },
     /// The store could not be reached: nothing was issued (fail closed).
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -237,7 +243,10 @@ impl RefreshTokens {
                     .store
                     .revoke_family(&family_id, self.revocation_horizon(now))
                     .await?;
-                Err(RefreshError::Reused)
+                Err(RefreshError::Reused {
+                    session: family_id,
+                    subject,
+                })
             }
             Rotation::Revoked | Rotation::Expired | Rotation::Unknown => {
                 tracing::info!(target: "jwt_layer", outcome = ?rotation, "refresh refused");

@@ -71,14 +71,18 @@ async fn refresh(
 ) -> Result<Response, ApiError> {
     match state.tokens.refresh(&request.refresh_token).await {
         Ok(pair) => Ok(examples::no_store(Json(pair))),
-        Err(RefreshError::Reused) => {
+        Err(err @ RefreshError::Reused { .. }) => {
             // A security event, not a routine failure: someone holds a copy of a
             // refresh token. The family is already revoked; alert on this log.
-            tracing::warn!(
-                security_event = "refresh_token_reuse",
-                "session revoked after refresh token reuse"
-            );
-            Err(RefreshError::Reused.into())
+            if let RefreshError::Reused { session, subject } = &err {
+                tracing::warn!(
+                    security_event = "refresh_token_reuse",
+                    %session,
+                    %subject,
+                    "session revoked after refresh token reuse"
+                );
+            }
+            Err(err.into())
         }
         Err(other) => Err(other.into()),
     }
