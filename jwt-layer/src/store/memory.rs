@@ -224,7 +224,12 @@ impl Store for MemoryStore {
         family_id: &'a str,
         until: u64,
     ) -> BoxFuture<'a, Result<(), StoreError>> {
-        Box::pin(async move { self.with(|state| state.revoke(family_id, until)) })
+        Box::pin(async move {
+            self.with(|state| {
+                state.purge(crate::validate::now(), false);
+                state.revoke(family_id, until)
+            })
+        })
     }
 
     fn revoke_subject<'a>(
@@ -251,6 +256,8 @@ impl Store for MemoryStore {
     fn deny_jti<'a>(&'a self, jti: &'a str, until: u64) -> BoxFuture<'a, Result<(), StoreError>> {
         Box::pin(async move {
             self.with(|state| {
+                // Denials are not tied to a family: purge here too, so they stay bounded.
+                state.purge(crate::validate::now(), false);
                 state.denied.insert(jti.to_owned(), until);
             })
         })
