@@ -1,5 +1,27 @@
 //! What the layer hands to handlers: the verified claims, decoded once.
 //!
+//! ```
+//! use jwt_layer::{Algorithm, KeySet, SigningKey, TokenIssuer, Validator};
+//! use serde::Deserialize;
+//! use serde_json::json;
+//!
+//! #[derive(Deserialize)]
+//! struct User { name: String }
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let signing = SigningKey::hmac(Algorithm::HS256, &[9; 32])?;
+//! let validator = Validator::builder(KeySet::single(signing.verifying_key())).build()?;
+//! let token = TokenIssuer::new(signing, validator.clone())?
+//!     .issue("user-7", &json!({ "name": "Ada", "roles": ["admin"] }))?;
+//!
+//! // What the layer puts in the request extensions (here without HTTP):
+//! let verified = validator.verify::<User>(&token.access_token)?;
+//! assert_eq!(verified.name, "Ada");                          // your T, by Deref
+//! assert_eq!(verified.token().subject(), Some("user-7"));    // registered claims
+//! assert!(verified.token().has_role("admin"));               // roles
+//! # Ok(()) }
+//! ```
+//!
 //! After a token passes, the layer puts two values in the request extensions:
 //! - [`Verified<T>`]: the application's claims type `T`, deserialized once;
 //! - [`VerifiedToken`]: the registered claims (`sub`, `exp`, `jti`, `sid`, …),

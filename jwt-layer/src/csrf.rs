@@ -1,6 +1,18 @@
 //! CSRF protection for cookie-authenticated requests: Fetch Metadata and `Origin`
 //! checks, applied only when the token came from a cookie.
 //!
+//! ```
+//! use jwt_layer::{Algorithm, JwtLayer, Key, KeySet, TokenSource, Validator};
+//!
+//! # fn main() -> Result<(), jwt_layer::ConfigError> {
+//! # let validator = Validator::builder(KeySet::single(Key::hmac(Algorithm::HS256, &[1; 32])?)).build()?;
+//! // On by default with a cookie source; trust a front end on another origin explicitly.
+//! let layer = JwtLayer::<serde_json::Value>::new(validator)
+//!     .sources([TokenSource::Bearer, TokenSource::cookie("__Host-access_token")])
+//!     .trusted_origin("https://app.example.com");
+//! # let _ = layer; Ok(()) }
+//! ```
+//!
 //! A browser attaches cookies to cross-site requests by itself; it never attaches
 //! an `Authorization` header by itself. So only cookie-authenticated requests
 //! with unsafe methods need a CSRF check, and a Bearer request from any client

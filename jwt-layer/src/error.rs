@@ -1,5 +1,19 @@
 //! Why a request was refused, and how the refusal is answered.
 //!
+//! ```
+//! use jwt_layer::{AuthError, ErrorCode};
+//! use http::StatusCode;
+//!
+//! let err = AuthError::Expired;
+//! assert_eq!(err.status(), StatusCode::UNAUTHORIZED);
+//! assert_eq!(err.code(), ErrorCode::InvalidToken);
+//! let response = err.to_response("api");
+//! assert_eq!(
+//!     response.headers()["www-authenticate"],
+//!     r#"Bearer realm="api", error="invalid_token", error_description="The access token expired""#
+//! );
+//! ```
+//!
 //! Every rejection is an [`AuthError`]. By default it is answered the RFC 6750 way:
 //!
 //! | error                                   | status | `WWW-Authenticate`                          |

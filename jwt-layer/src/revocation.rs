@@ -1,5 +1,25 @@
 //! The revocation hook: an async check run after signature and claims pass.
 //!
+//! ```
+//! use jwt_layer::source::BoxFuture;
+//! use jwt_layer::{RevocationCheck, RevocationError, VerifiedToken};
+//!
+//! /// Refuses tokens of banned users (looked up wherever you keep them).
+//! struct Banned(Vec<String>);
+//!
+//! impl RevocationCheck for Banned {
+//!     fn check<'a>(&'a self, token: &'a VerifiedToken) -> BoxFuture<'a, Result<(), RevocationError>> {
+//!         Box::pin(async move {
+//!             match token.subject() {
+//!                 Some(sub) if self.0.iter().any(|b| b == sub) => Err(RevocationError::Revoked),
+//!                 _ => Ok(()),
+//!             }
+//!         })
+//!     }
+//! }
+//! # let _ = Banned(vec![]);
+//! ```
+//!
 //! [`RevocationCheck`] is implemented by [`RefreshTokens`](crate::RefreshTokens),
 //! over the stores of [`crate::store`]; implement it yourself to consult
 //! anything else. If the check cannot be made (store down, timeout), the request

@@ -2,6 +2,16 @@
 //! an embedded [`MemoryStore`], and a [`RedisStore`] (feature `redis`) for many
 //! instances.
 //!
+//! ```
+//! use std::sync::Arc;
+//! use jwt_layer::store::{MemoryStore, Store};
+//!
+//! // One process: the embedded store, bounded (here to 10 000 logins).
+//! let store: Arc<dyn Store> = Arc::new(MemoryStore::with_capacity(10_000));
+//! // Several instances: `RedisStore::connect("redis://…").await?` (feature `redis`).
+//! # let _ = store;
+//! ```
+//!
 //! A store keeps:
 //! - **families**: one per login. A family has a subject, the claims to put in
 //!   its access tokens, the hash of its one current refresh token, an absolute
