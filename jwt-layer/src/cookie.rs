@@ -145,23 +145,43 @@ impl AuthCookies {
         no_store(headers);
     }
 
-    /// The refresh token from the request's refresh cookie. A duplicated cookie is
-    /// refused, like a duplicated access cookie.
+    /// The refresh token from the request's refresh cookie, for a refresh. A
+    /// duplicated cookie is refused, like a duplicated access cookie.
     pub fn refresh_token(&self, headers: &HeaderMap) -> Result<Option<String>, AuthError> {
-        let mut found = None;
-        for value in headers.get_all(header::COOKIE) {
-            let Ok(value) = value.to_str() else { continue };
-            for cookie in Cookie::split_parse(value).flatten() {
-                if cookie.name() == self.refresh_name {
-                    if found.is_some() {
-                        return Err(AuthError::ConflictingCredentials);
-                    }
-                    found = Some(cookie.value().to_owned());
-                }
+        let mut values = self.refresh_tokens(headers).into_iter();
+        let found = values.next();
+        if values.next().is_some() {
+            return Err(AuthError::ConflictingCredentials);
+        }
+        Ok(found)
+    }
+
+    /// Every refresh cookie value in the request, for a logout: when a planted
+    /// cookie sits beside the real one, revoke them all rather than none.
+    pub fn refresh_tokens(&self, headers: &HeaderMap) -> Vec<String> {
+        cookie_values(headers, &self.refresh_name)
+            .into_iter()
+            .filter(|v| !v.is_empty())
+            .collect()
+    }
+}
+
+/// Every value of cookie `name` in the request's `Cookie` headers, in order.
+///
+/// Headers with non-UTF-8 bytes are read lossily rather than skipped, so another
+/// cookie with odd bytes can neither hide ours nor smuggle a second one past
+/// the duplicate check.
+pub(crate) fn cookie_values(headers: &HeaderMap, name: &str) -> Vec<String> {
+    let mut values = Vec::new();
+    for header in headers.get_all(header::COOKIE) {
+        let text = String::from_utf8_lossy(header.as_bytes());
+        for cookie in Cookie::split_parse(text.as_ref()).flatten() {
+            if cookie.name() == name {
+                values.push(cookie.value().to_owned());
             }
         }
-        Ok(found.filter(|v| !v.is_empty()))
     }
+    values
 }
 
 fn clamp(secs: u64) -> i64 {

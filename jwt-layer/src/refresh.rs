@@ -274,8 +274,9 @@ impl RefreshTokens {
         Ok(self.inner.store.revoke_family(session, horizon).await?)
     }
 
-    /// Log out everywhere: revokes every family of `subject`, and every access
-    /// token of it issued up to now.
+    /// Log out everywhere: revokes every family of `subject` (with their refresh
+    /// and access tokens), and every access token of it issued up to now outside
+    /// any family. A login right after it starts a new, unaffected family.
     pub async fn logout_everywhere(&self, subject: &str) -> Result<(), RefreshError> {
         let now = now();
         Ok(self

@@ -192,7 +192,9 @@ fn bearer(parts: &Parts) -> Result<Option<String>, AuthError> {
         // Another scheme (Basic, Digest, …) is not ours to judge.
         return Ok(None);
     }
-    // RFC 6750 §2.1: b64token, exactly one, after exactly one space.
+    // RFC 6750 §2.1: "Bearer" 1*SP b64token, and nothing after it.
+    let spaces = rest.iter().take_while(|b| **b == b' ').count();
+    let rest = &rest[spaces..];
     if rest.is_empty() || !rest.iter().all(|b| is_b64token_char(*b)) {
         return Err(AuthError::MalformedHeader);
     }
@@ -203,22 +205,12 @@ fn bearer(parts: &Parts) -> Result<Option<String>, AuthError> {
 }
 
 fn cookie(parts: &Parts, name: &str) -> Result<Option<String>, AuthError> {
-    let mut found: Option<String> = None;
-    for header in parts.headers.get_all(header::COOKIE) {
-        let Ok(header) = header.to_str() else {
-            // Cookie headers with non-ASCII bytes cannot carry our token.
-            continue;
-        };
-        for cookie in cookie::Cookie::split_parse(header).flatten() {
-            if cookie.name() == name {
-                if found.is_some() {
-                    // A duplicated cookie is how cookie tossing from a sibling
-                    // subdomain shows up: refuse rather than guess which one.
-                    return Err(AuthError::ConflictingCredentials);
-                }
-                found = Some(cookie.value().to_owned());
-            }
-        }
+    let mut values = crate::cookie::cookie_values(&parts.headers, name).into_iter();
+    let found = values.next();
+    if values.next().is_some() {
+        // A duplicated cookie is how cookie tossing from a sibling subdomain
+        // shows up: refuse rather than guess which one.
+        return Err(AuthError::ConflictingCredentials);
     }
     match found {
         Some(value) if value.is_empty() => Err(AuthError::Malformed),

@@ -174,8 +174,7 @@ impl Validator {
         let payload = URL_SAFE_NO_PAD
             .decode(payload)
             .map_err(|_| AuthError::Malformed)?;
-        let registered: Registered =
-            serde_json::from_slice(&payload).map_err(|_| AuthError::Malformed)?;
+        let registered: Registered = parse_object(&payload)?;
         let registered = policy.check_claims(registered, now())?;
         let claims: T = serde_json::from_slice(&payload).map_err(|_| AuthError::ClaimsShape)?;
         let payload = String::from_utf8(payload).map_err(|_| AuthError::Malformed)?;
@@ -228,7 +227,17 @@ fn decode_part<P: DeserializeOwned>(part: &str) -> Result<P, AuthError> {
     let bytes = URL_SAFE_NO_PAD
         .decode(part)
         .map_err(|_| AuthError::Malformed)?;
-    serde_json::from_slice(&bytes).map_err(|_| AuthError::Malformed)
+    parse_object(&bytes)
+}
+
+/// Parses a JOSE header or a claims set, which must be a JSON object (RFC 7515
+/// §4, RFC 7519 §7.2). serde would also fill a struct from a JSON array, field
+/// by field; such a token means something else to every other verifier.
+fn parse_object<P: DeserializeOwned>(bytes: &[u8]) -> Result<P, AuthError> {
+    if bytes.trim_ascii_start().first() != Some(&b'{') {
+        return Err(AuthError::Malformed);
+    }
+    serde_json::from_slice(bytes).map_err(|_| AuthError::Malformed)
 }
 
 impl ValidatorBuilder {

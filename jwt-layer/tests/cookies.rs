@@ -92,6 +92,11 @@ async fn set_cookie_attributes_follow_owasp() {
         Err(AuthError::ConflictingCredentials)
     );
     assert_eq!(cookies.refresh_token(&http::HeaderMap::new()), Ok(None));
+    // Logout revokes every refresh cookie presented, planted ones included.
+    assert_eq!(
+        cookies.refresh_tokens(&request),
+        vec![pair.refresh_token.clone(), "other".to_owned()]
+    );
 }
 
 fn transfer_app() -> Router {

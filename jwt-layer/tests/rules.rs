@@ -103,6 +103,35 @@ fn token_cases() -> Vec<Case> {
             bearer_request(&format!("bm90IGpzb24.{}", rest)),
             AuthError::Malformed,
         ),
+        case(
+            "header is a JSON array",
+            bearer_request(&raw_token(
+                &json!(["HS256", null, "at+jwt"]),
+                &good_claims(),
+                "c2ln",
+            )),
+            AuthError::Malformed,
+        ),
+        case(
+            "payload is a JSON array, validly signed",
+            bearer_request(&{
+                use base64::Engine;
+                let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+                let input = format!(
+                    "{}.{}",
+                    b64.encode(r#"{"alg":"HS256","typ":"at+jwt"}"#),
+                    b64.encode(format!("[{}, {}]", now + 60, now))
+                );
+                let sig = jsonwebtoken::crypto::sign(
+                    input.as_bytes(),
+                    &EncodingKey::from_secret(common::SECRET),
+                    jwt_layer::Algorithm::HS256,
+                )
+                .unwrap();
+                format!("{input}.{sig}")
+            }),
+            AuthError::Malformed,
+        ),
         // Header.
         case(
             "alg none, empty signature",
@@ -369,8 +398,8 @@ fn request_cases() -> Vec<Case> {
             AuthError::MalformedHeader,
         ),
         case(
-            "bearer with two spaces",
-            with_header("authorization", &format!("Bearer  {good}")),
+            "bearer then a tab",
+            with_header("authorization", &format!("Bearer \t{good}")),
             AuthError::MalformedHeader,
         ),
         case(
@@ -481,6 +510,14 @@ async fn good_tokens_pass_with_their_claims() {
     assert_eq!(reply.status, StatusCode::OK);
     assert_eq!(reply.body, "user-1 Ada bearer");
 
+    // RFC 6750: "Bearer" 1*SP b64token.
+    let reply = app
+        .send(with_header(
+            "authorization",
+            &format!("Bearer   {}", good_token()),
+        ))
+        .await;
+    assert_eq!(reply.status, StatusCode::OK);
     // Scheme is case-insensitive; typ may carry the application/ prefix, any case.
     let reply = app
         .send(with_header(
@@ -504,7 +541,7 @@ async fn good_tokens_pass_with_their_claims() {
         c.insert("exp".into(), json!(now() as f64 + 60.5));
     });
     assert_eq!(app.bearer(&hs256(&claims)).await.status, StatusCode::OK);
-    assert_eq!(app.calls(), 5);
+    assert_eq!(app.calls(), 6);
 }
 
 #[tokio::test]

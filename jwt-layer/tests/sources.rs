@@ -428,3 +428,31 @@ async fn works_as_a_plain_tower_service() {
             .contains("No access token was provided")
     );
 }
+
+#[tokio::test]
+async fn non_ascii_cookies_neither_hide_nor_smuggle_tokens() {
+    let app = App::new(browser_layer());
+    let token = good_token();
+    // Another cookie with non-ASCII bytes must not hide ours…
+    let header =
+        http::HeaderValue::from_bytes(format!("pref=caf\u{e9}; {COOKIE}={token}").as_bytes())
+            .unwrap();
+    let reply = app
+        .send(get().header("cookie", header).body(Body::empty()).unwrap())
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    // …nor let a second access cookie slip past the duplicate check.
+    let odd =
+        http::HeaderValue::from_bytes(format!("x=\u{e9}; {COOKIE}=junk.junk.junk").as_bytes())
+            .unwrap();
+    let reply = app
+        .send(
+            get()
+                .header("cookie", format!("{COOKIE}={token}"))
+                .header("cookie", odd)
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(reply.error, Some(AuthError::ConflictingCredentials));
+}

@@ -280,12 +280,15 @@ impl Store for MemoryStore {
                 if query.jti.is_some_and(|j| live(state.denied.get(j))) {
                     return true;
                 }
-                query.subject.is_some_and(|s| {
-                    state
-                        .cutoffs
-                        .get(s)
-                        .is_some_and(|(cutoff, until)| *until > now && query.issued_at <= *cutoff)
-                })
+                // Tokens of a family are covered by the family's own revocation
+                // (every family of the subject was revoked); the cut-off is for
+                // tokens outside any family, so a login right after it works.
+                query.family.is_none()
+                    && query.subject.is_some_and(|s| {
+                        state.cutoffs.get(s).is_some_and(|(cutoff, until)| {
+                            *until > now && query.issued_at <= *cutoff
+                        })
+                    })
             })
         })
     }

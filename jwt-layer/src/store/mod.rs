@@ -131,8 +131,9 @@ pub trait Store: Send + Sync + 'static {
         until: u64,
     ) -> BoxFuture<'a, Result<(), StoreError>>;
 
-    /// Revokes every family of `subject`, and every access token of it issued at
-    /// or before `cutoff`; the cut-off is kept until `until`.
+    /// Revokes every family of `subject`, and every access token of it outside
+    /// any family (no `sid`) issued at or before `cutoff`; the cut-off is kept
+    /// until `until`. Tokens of families created later are not affected.
     fn revoke_subject<'a>(
         &'a self,
         subject: &'a str,

@@ -174,7 +174,7 @@ const IS_REVOKED: &str = r#"
 local p, fid, jti, sub, iat = ARGV[1], ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5])
 if fid ~= '' and redis.call('EXISTS', p..'rf:'..fid) == 1 then return 1 end
 if jti ~= '' and redis.call('EXISTS', p..'jti:'..jti) == 1 then return 1 end
-if sub ~= '' then
+if fid == '' and sub ~= '' then
   local cut = redis.call('GET', p..'cut:'..sub)
   if cut and iat <= tonumber(cut) then return 1 end
 end
