@@ -239,8 +239,14 @@ impl IntoResponse for ApiError {
 
 impl From<PasswordError> for ApiError {
     fn from(err: PasswordError) -> Self {
-        tracing::error!(%err, "password check failed");
-        ApiError::Internal
+        match err {
+            // A flood of logins: refuse for now rather than queue without end.
+            PasswordError::Busy => ApiError::Unavailable,
+            other => {
+                tracing::error!(err = %other, "password check failed");
+                ApiError::Internal
+            }
+        }
     }
 }
 

@@ -349,7 +349,9 @@ fn replay(transcript: &Transcript, update: bool) -> Result<Vec<String>, String> 
             rewritten.push('\n');
         }
     }
-    if update && !failures.is_empty() {
+    // Rewritten whenever asked, not only on a mismatch: tokens are normalised
+    // away in the comparison, yet readers may decode the ones the book shows.
+    if update {
         std::fs::write(&transcript.path, rewritten).map_err(|e| e.to_string())?;
     }
     if failures.is_empty() {

@@ -22,6 +22,12 @@
 //!   endpoints' path (default `/auth`) so it travels with no other request;
 //! - `Max-Age` equal to the token lifetime.
 //!
+//! The refresh cookie cannot have the `__Host-` prefix (that needs `Path=/`), so
+//! its `__Secure-` prefix does not stop a sibling subdomain from planting a
+//! second one. Hence a refresh reads it with [`AuthCookies::refresh_token`],
+//! which refuses duplicates, and a logout with [`AuthCookies::refresh_tokens`],
+//! which revokes every one presented.
+//!
 //! Cookies are sent by the browser automatically, so cookie-authenticated
 //! requests with unsafe methods need CSRF protection. The layer does that by
 //! itself for tokens that came from a cookie (see [`crate::csrf`]); Bearer-header

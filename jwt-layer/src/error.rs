@@ -361,12 +361,6 @@ pub enum ConfigError {
     /// The leeway is larger than the 60 s this library allows.
     #[error("leeway of {0} s is larger than the maximum of 60 s")]
     LeewayTooLarge(u64),
-    /// No token source is configured.
-    #[error("no token source configured")]
-    NoSources,
-    /// A header or cookie name is not valid.
-    #[error("invalid name {0:?} for a token source")]
-    InvalidSourceName(String),
     /// The list of accepted `typ` values is empty.
     #[error("the list of accepted token types is empty")]
     NoTypes,

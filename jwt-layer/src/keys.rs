@@ -266,8 +266,10 @@ impl KeySet {
         })
     }
 
-    /// A set from a JWKS document (for example one fetched from an identity provider).
-    /// Keys whose `use` is not `sig`, or without `alg`, are refused.
+    /// A set from a JWKS document (for example one fetched from an identity
+    /// provider). Encryption keys (`use: enc`) are skipped; every other key must
+    /// name its `alg`, or the whole set is refused (a key must be bound to one
+    /// algorithm, and guessing it is how algorithm confusion starts).
     pub fn from_jwks(jwks: &JwkSet) -> Result<Self, ConfigError> {
         let keys = jwks
             .keys

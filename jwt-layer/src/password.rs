@@ -21,23 +21,88 @@
 //! the async workers. Verifying for a user that does not exist runs against a
 //! dummy hash, so "no such user" and "wrong password" take the same time and
 //! give the same answer: the login handler cannot leak which accounts exist.
+//!
+//! Each hash holds 19 MiB while it runs, so at most [`max_concurrent`] run at
+//! once (twice the cores); further calls wait in line, and after
+//! [`QUEUE_TIMEOUT`] give up with [`PasswordError::Busy`] (answer 503). A flood of
+//! login attempts then costs time, never unbounded memory.
 use std::sync::OnceLock;
+use std::time::Duration;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use argon2::Argon2;
 use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 
-/// Hashing failed (a bug or a resource problem, not a wrong password).
+/// Hashing could not be done (never a wrong password: that is `Ok(false)`).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("password hashing failed: {0}")]
-pub struct PasswordError(String);
+#[non_exhaustive]
+pub enum PasswordError {
+    /// Too many hashes were waiting: try again later (answer 503).
+    #[error("too many password checks in progress")]
+    Busy,
+    /// Hashing failed, or a stored hash is not a valid PHC string.
+    #[error("password hashing failed: {0}")]
+    Failed(String),
+}
+
+/// How long a hash waits for its turn before giving up with [`PasswordError::Busy`].
+pub const QUEUE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How many hashes may run at once: twice the available cores.
+pub fn max_concurrent() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get() * 2)
+}
+
+static RUNNING: AtomicUsize = AtomicUsize::new(0);
+
+/// How many hashes are running right now (at most [`max_concurrent`]).
+pub fn running() -> usize {
+    RUNNING.load(Ordering::SeqCst)
+}
+
+/// Counts a hash as running for as long as it lives.
+struct Running;
+
+impl Running {
+    fn start() -> Self {
+        RUNNING.fetch_add(1, Ordering::SeqCst);
+        Running
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        RUNNING.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// Waits for a turn. The permit moves into the blocking task, so a hash whose
+/// caller went away still counts until it really ends.
+async fn turn() -> Result<OwnedSemaphorePermit, PasswordError> {
+    static PERMITS: OnceLock<Arc<Semaphore>> = OnceLock::new();
+    let permits = PERMITS.get_or_init(|| Arc::new(Semaphore::new(max_concurrent())));
+    match tokio::time::timeout(QUEUE_TIMEOUT, Arc::clone(permits).acquire_owned()).await {
+        Ok(Ok(permit)) => Ok(permit),
+        _ => Err(PasswordError::Busy),
+    }
+}
 
 /// Hashes `password` with Argon2id and a random salt, as a PHC string.
 pub async fn hash_password(password: &str) -> Result<String, PasswordError> {
     let password = password.to_owned();
-    tokio::task::spawn_blocking(move || hash_blocking(&password))
-        .await
-        .map_err(|e| PasswordError(e.to_string()))?
+    let turn = turn().await?;
+    tokio::task::spawn_blocking(move || {
+        let _turn = turn;
+        let _running = Running::start();
+        hash_blocking(&password)
+    })
+    .await
+    .map_err(|e| PasswordError::Failed(e.to_string()))?
 }
 
 /// Hashes synchronously (for seeding users at start-up or in tests).
@@ -46,7 +111,7 @@ pub fn hash_blocking(password: &str) -> Result<String, PasswordError> {
     Argon2::default()
         .hash_password(password.as_bytes(), &salt)
         .map(|hash| hash.to_string())
-        .map_err(|e| PasswordError(e.to_string()))
+        .map_err(|e| PasswordError::Failed(e.to_string()))
 }
 
 /// Checks `password` against the stored PHC string; `None` when the user does not
@@ -55,19 +120,22 @@ pub fn hash_blocking(password: &str) -> Result<String, PasswordError> {
 pub async fn verify_password(password: &str, phc: Option<&str>) -> Result<bool, PasswordError> {
     let password = password.to_owned();
     let phc = phc.map(str::to_owned);
+    let turn = turn().await?;
     tokio::task::spawn_blocking(move || {
+        let _turn = turn;
+        let _running = Running::start();
         let (phc, exists) = match phc {
             Some(phc) => (phc, true),
             None => (dummy_hash()?.to_owned(), false),
         };
-        let parsed = PasswordHash::new(&phc).map_err(|e| PasswordError(e.to_string()))?;
+        let parsed = PasswordHash::new(&phc).map_err(|e| PasswordError::Failed(e.to_string()))?;
         let matches = Argon2::default()
             .verify_password(password.as_bytes(), &parsed)
             .is_ok();
         Ok(exists && matches)
     })
     .await
-    .map_err(|e| PasswordError(e.to_string()))?
+    .map_err(|e| PasswordError::Failed(e.to_string()))?
 }
 
 fn dummy_hash() -> Result<&'static str, PasswordError> {

@@ -234,3 +234,28 @@ async fn password_hashing_is_argon2id_and_uniform_for_unknown_users() {
         "wrong password {wrong:?} vs unknown user {unknown:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_of_password_checks_is_bounded() {
+    use jwt_layer::password::{max_concurrent, running, verify_password};
+    // Many unknown-user logins at once queue behind a bounded number of Argon2id
+    // runs instead of all allocating 19 MiB at the same time.
+    let limit = max_concurrent();
+    let tasks: Vec<_> = (0..limit * 4)
+        .map(|_| tokio::spawn(async { verify_password("guess", None).await }))
+        .collect();
+    let mut most = 0;
+    while !tasks.iter().all(|t| t.is_finished()) {
+        most = most.max(running());
+        tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+    }
+    for task in tasks {
+        // Each one finishes (well within the queue timeout here): false, not an error.
+        assert_eq!(task.await.unwrap(), Ok(false));
+    }
+    assert!(most >= 1, "never saw a hash running");
+    assert!(
+        most <= limit,
+        "{most} hashes ran at once; the limit is {limit}"
+    );
+}

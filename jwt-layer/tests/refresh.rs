@@ -371,3 +371,22 @@ async fn redis_down_fails_closed_with_503() {
         .unwrap_err();
     assert!(err.to_string().contains("redis"), "{err}");
 }
+
+#[tokio::test]
+async fn memory_store_forgets_old_rotations_but_still_refuses_them() {
+    let tokens = tokens(Arc::new(MemoryStore::new()), Duration::from_secs(60));
+    let first = tokens.login("looper", &claims()).await.unwrap();
+    let mut pair = tokens.refresh(&first.refresh_token).await.unwrap();
+    for _ in 0..100 {
+        pair = tokens.refresh(&pair.refresh_token).await.unwrap();
+    }
+    // The first token is long forgotten: refused, though no longer flagged as reuse.
+    assert_eq!(
+        tokens.refresh(&first.refresh_token).await,
+        Err(RefreshError::Invalid)
+    );
+    assert!(
+        tokens.refresh(&pair.refresh_token).await.is_ok(),
+        "the family lives on"
+    );
+}

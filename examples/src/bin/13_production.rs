@@ -254,12 +254,14 @@ async fn refresh_session(
         .into_response())
 }
 
-/// Logout: revoke the session, then delete both cookies.
+/// Logout: revoke the session, then delete both cookies. Every refresh cookie
+/// sent is revoked: if another one was planted beside ours, logging out must
+/// still end the real session.
 async fn end_session(
     State(state): State<Arc<AppState>>,
     request_headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    if let Ok(Some(token)) = state.cookies.refresh_token(&request_headers) {
+    for token in state.cookies.refresh_tokens(&request_headers) {
         state.tokens.logout(&token).await?;
     }
     let mut headers = HeaderMap::new();

@@ -5,6 +5,9 @@ use std::sync::Mutex;
 use super::{Family, RevocationQuery, Rotation, Store, StoreError};
 use crate::source::BoxFuture;
 
+/// How many refresh tokens of a family (current and rotated) are remembered.
+const REMEMBERED_TOKENS: usize = 32;
+
 /// Default bound on live families (logins) in a [`MemoryStore`].
 pub const DEFAULT_MAX_FAMILIES: usize = 100_000;
 
@@ -182,7 +185,7 @@ impl Store for MemoryStore {
                 }
                 if entry.current != old_hash {
                     let subject = entry.family.subject.clone();
-                    let until = entry.family.absolute_expiry.max(now) + idle;
+                    let until = entry.family.absolute_expiry.max(now).saturating_add(idle);
                     state.revoke(&id, until);
                     return Rotation::Reused {
                         family_id: id,
@@ -194,6 +197,13 @@ impl Store for MemoryStore {
                 }
                 entry.current = new_hash.to_owned();
                 entry.hashes.push(new_hash.to_owned());
+                // Remember only the last rotated tokens for reuse detection, so a
+                // client refreshing in a loop cannot grow the store. An older
+                // token then reads as unknown: still refused, just not flagged.
+                if entry.hashes.len() > REMEMBERED_TOKENS {
+                    let forgotten = entry.hashes.remove(0);
+                    state.tokens.remove(&forgotten);
+                }
                 entry.family.idle_expiry =
                     now.saturating_add(idle).min(entry.family.absolute_expiry);
                 let family = entry.family.clone();
