@@ -209,6 +209,20 @@ impl Key {
     }
 }
 
+/// The keys of a JWKS that may verify signatures.
+fn signing_jwks(jwks: &JwkSet) -> impl Iterator<Item = &Jwk> {
+    jwks.keys.iter().filter(|jwk| {
+        !matches!(
+            jwk.common.public_key_use,
+            Some(jsonwebtoken::jwk::PublicKeyUse::Encryption)
+        )
+    })
+}
+
+fn key_algorithm_of(alg: Algorithm) -> Option<KeyAlgorithm> {
+    format!("{alg:?}").parse().ok()
+}
+
 fn algorithm_of(key_alg: KeyAlgorithm) -> Result<Algorithm, ConfigError> {
     let name = format!("{key_alg:?}");
     name.parse::<Algorithm>()
@@ -271,17 +285,33 @@ impl KeySet {
     /// name its `alg`, or the whole set is refused (a key must be bound to one
     /// algorithm, and guessing it is how algorithm confusion starts).
     pub fn from_jwks(jwks: &JwkSet) -> Result<Self, ConfigError> {
-        let keys = jwks
-            .keys
-            .iter()
-            .filter(|jwk| {
-                !matches!(
-                    jwk.common.public_key_use,
-                    Some(jsonwebtoken::jwk::PublicKeyUse::Encryption)
-                )
-            })
+        let keys = signing_jwks(jwks)
             .map(Key::from_jwk)
             .collect::<Result<Vec<_>, _>>()?;
+        Self::new(keys)
+    }
+
+    /// As [`from_jwks`](Self::from_jwks), for providers whose JWKS leaves out
+    /// `alg` (Microsoft Entra ID, for one): keys without `alg` are bound to
+    /// `assumed`, when their type fits it. Keys that cannot be used (another key
+    /// type, an unsupported curve) are skipped with a warning instead of failing
+    /// the whole set; it fails only if no key is left.
+    pub fn from_jwks_assuming(jwks: &JwkSet, assumed: Algorithm) -> Result<Self, ConfigError> {
+        let keys: Vec<Key> = signing_jwks(jwks)
+            .filter_map(|jwk| {
+                let mut jwk = jwk.clone();
+                if jwk.common.key_algorithm.is_none() {
+                    jwk.common.key_algorithm = key_algorithm_of(assumed);
+                }
+                match Key::from_jwk(&jwk) {
+                    Ok(key) => Some(key),
+                    Err(err) => {
+                        tracing::warn!(kid = ?jwk.common.key_id, %err, "skipping a JWKS key");
+                        None
+                    }
+                }
+            })
+            .collect();
         Self::new(keys)
     }
 

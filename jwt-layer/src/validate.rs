@@ -302,6 +302,13 @@ impl ValidatorBuilder {
         if self.keys.is_empty() {
             return Err(ConfigError::NoKeys);
         }
+        if self.issuer.is_none() && self.audience.is_none() {
+            tracing::warn!(
+                target: "jwt_layer",
+                "validator has neither issuer nor audience: any unexpired token signed by \
+                 these keys is accepted, whoever it was issued by and for"
+            );
+        }
         Ok(Validator {
             inner: Arc::new(Policy {
                 keys: self.keys,

@@ -382,3 +382,52 @@ async fn hostile_configuration_values_do_not_panic() {
         .unwrap();
     assert_eq!(app.send(request).await.status, StatusCode::UNAUTHORIZED);
 }
+
+#[tokio::test]
+async fn jwks_without_alg_needs_an_explicit_assumption() {
+    let rsa = SigningKey::rsa_pem(Algorithm::RS256, &key_file("rsa_private.pem"))
+        .unwrap()
+        .with_kid("r1");
+    let ec = SigningKey::ec_pem(Algorithm::ES256, &key_file("ec_private.pem"))
+        .unwrap()
+        .with_kid("e1");
+    let keys = KeySet::new([rsa.verifying_key(), ec.verifying_key()]).unwrap();
+    // An Entra-style document: no "alg" on the keys.
+    let mut jwks = keys.jwks();
+    for jwk in &mut jwks.keys {
+        jwk.common.key_algorithm = None;
+    }
+    assert!(matches!(
+        KeySet::from_jwks(&jwks),
+        Err(ConfigError::InvalidKey { .. })
+    ));
+
+    // Assuming RS256 binds the RSA key; the EC key cannot be RS256 and is skipped.
+    let assumed = KeySet::from_jwks_assuming(&jwks, Algorithm::RS256).unwrap();
+    assert_eq!(assumed.len(), 1);
+    assert_eq!(assumed.keys()[0].kid(), Some("r1"));
+    assert_eq!(assumed.keys()[0].algorithm(), Algorithm::RS256);
+    let app = App::new(JwtLayer::new(validator_for(assumed)));
+    let token = TokenIssuer::new(rsa, validator_for(keys.clone()))
+        .unwrap()
+        .issue("user-1", &json!({"name": "Ada"}))
+        .unwrap();
+    assert_eq!(app.bearer(&token.access_token).await.status, StatusCode::OK);
+    // A PS256 token under the RS256-bound key is still refused.
+    let mut header = at_header(Algorithm::PS256);
+    header.kid = Some("r1".into());
+    let forged = sign(
+        &header,
+        &good_claims(),
+        &EncodingKey::from_rsa_pem(&key_file("rsa_private.pem")).unwrap(),
+    );
+    assert_eq!(
+        app.bearer(&forged).await.error,
+        Some(AuthError::DisallowedAlgorithm)
+    );
+    // Nothing usable at all: an error, not an empty set.
+    assert_eq!(
+        KeySet::from_jwks_assuming(&jwks, Algorithm::EdDSA).unwrap_err(),
+        ConfigError::NoKeys
+    );
+}
