@@ -390,3 +390,29 @@ async fn memory_store_forgets_old_rotations_but_still_refuses_them() {
         "the family lives on"
     );
 }
+
+#[tokio::test]
+async fn one_subject_cannot_fill_the_memory_store() {
+    let store = Arc::new(MemoryStore::with_capacity(10).max_families_per_subject(3));
+    let tokens = tokens(store.clone(), Duration::from_secs(60));
+    let mut pairs = Vec::new();
+    for _ in 0..20 {
+        pairs.push(tokens.login("greedy", &claims()).await.unwrap());
+    }
+    assert_eq!(store.len(), 3, "only the newest three sessions are kept");
+    // Others can still log in.
+    let other = tokens.login("someone-else", &claims()).await.unwrap();
+    assert!(tokens.refresh(&other.refresh_token).await.is_ok());
+    // The oldest sessions' refresh tokens are gone; the newest still work.
+    assert_eq!(
+        tokens.refresh(&pairs[0].refresh_token).await,
+        Err(RefreshError::Invalid)
+    );
+    assert_eq!(
+        tokens.refresh(&pairs[16].refresh_token).await,
+        Err(RefreshError::Invalid)
+    );
+    for pair in &pairs[17..] {
+        assert!(tokens.refresh(&pair.refresh_token).await.is_ok());
+    }
+}

@@ -8,6 +8,9 @@ use crate::source::BoxFuture;
 /// How many refresh tokens of a family (current and rotated) are remembered.
 const REMEMBERED_TOKENS: usize = 32;
 
+/// Default bound on the families (logins) one subject may hold in a [`MemoryStore`].
+pub const DEFAULT_MAX_FAMILIES_PER_SUBJECT: usize = 64;
+
 /// Default bound on live families (logins) in a [`MemoryStore`].
 pub const DEFAULT_MAX_FAMILIES: usize = 100_000;
 
@@ -21,6 +24,7 @@ pub const DEFAULT_MAX_FAMILIES: usize = 100_000;
 pub struct MemoryStore {
     state: Mutex<State>,
     max_families: usize,
+    max_per_subject: usize,
 }
 
 #[derive(Debug, Default)]
@@ -32,6 +36,7 @@ struct State {
     denied: HashMap<String, u64>,
     subjects: HashMap<String, HashSet<String>>,
     last_purge: u64,
+    next_seq: u64,
 }
 
 #[derive(Debug)]
@@ -40,6 +45,8 @@ struct Entry {
     current: String,
     hashes: Vec<String>,
     revoked: bool,
+    /// Creation order, for "drop the oldest".
+    seq: u64,
 }
 
 impl Default for MemoryStore {
@@ -59,7 +66,18 @@ impl MemoryStore {
         Self {
             state: Mutex::new(State::default()),
             max_families,
+            max_per_subject: DEFAULT_MAX_FAMILIES_PER_SUBJECT,
         }
+    }
+
+    /// Bounds the families one subject may hold (default
+    /// [`DEFAULT_MAX_FAMILIES_PER_SUBJECT`]): a new login beyond it drops that
+    /// subject's oldest family (its refresh tokens stop working; its access
+    /// tokens live to their `exp`), so one account cannot fill the store and
+    /// lock everyone else out.
+    pub fn max_families_per_subject(mut self, max: usize) -> Self {
+        self.max_per_subject = max.max(1);
+        self
     }
 
     /// How many families are held (live or awaiting purge).
@@ -116,6 +134,29 @@ impl State {
         }
     }
 
+    /// Revokes and drops the subject's oldest families until at most `keep` remain.
+    fn evict_oldest_beyond(&mut self, subject: &str, keep: usize) {
+        let Some(ids) = self.subjects.get(subject) else {
+            return;
+        };
+        let mut live: Vec<(u64, String)> = ids
+            .iter()
+            .filter_map(|id| self.families.get(id).map(|e| (e.seq, id.clone())))
+            .collect();
+        if live.len() <= keep {
+            return;
+        }
+        live.sort();
+        let excess = live.len() - keep;
+        for (_, id) in live.into_iter().take(excess) {
+            // A capacity measure, not a revocation: its refresh tokens die now,
+            // its access tokens at their `exp`. No marker is kept, so a login
+            // loop on one account cannot grow the store either.
+            tracing::info!(target: "jwt_layer", %subject, family = %id, "too many sessions; dropping the oldest");
+            self.remove_family(&id);
+        }
+    }
+
     fn revoke(&mut self, id: &str, until: u64) {
         self.revoked_families.insert(id.to_owned(), until);
         if let Some(entry) = self.families.get_mut(id) {
@@ -136,6 +177,7 @@ impl Store for MemoryStore {
         Box::pin(async move {
             self.with(|state| {
                 state.purge(now, false);
+                state.evict_oldest_beyond(&family.subject, self.max_per_subject - 1);
                 if state.families.len() >= self.max_families {
                     state.purge(now, true);
                 }
@@ -145,6 +187,7 @@ impl Store for MemoryStore {
                         self.max_families
                     )));
                 }
+                state.next_seq += 1;
                 state.tokens.insert(token_hash.to_owned(), family.id.clone());
                 state
                     .subjects
@@ -158,6 +201,7 @@ impl Store for MemoryStore {
                         current: token_hash.to_owned(),
                         hashes: vec![token_hash.to_owned()],
                         revoked: false,
+                        seq: state.next_seq,
                     },
                 );
                 Ok(())

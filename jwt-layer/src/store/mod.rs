@@ -33,7 +33,7 @@ use serde::{Deserialize, Serialize};
 use crate::source::BoxFuture;
 
 mod memory;
-pub use memory::{DEFAULT_MAX_FAMILIES, MemoryStore};
+pub use memory::{DEFAULT_MAX_FAMILIES, DEFAULT_MAX_FAMILIES_PER_SUBJECT, MemoryStore};
 
 #[cfg(feature = "redis")]
 mod redis;
