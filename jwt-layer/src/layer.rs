@@ -8,7 +8,7 @@ use http::request::Parts;
 use serde::de::DeserializeOwned;
 use tower_layer::Layer;
 
-use crate::claims::{Anonymous, Verified};
+use crate::claims::Anonymous;
 use crate::csrf::CsrfPolicy;
 use crate::error::{AuthError, ErrorHandler, ErrorResponder};
 use crate::revocation::{RevocationCheck, RevocationError};
@@ -22,7 +22,7 @@ pub const DEFAULT_REALM: &str = "api";
 /// Authenticates every request that passes through it.
 ///
 /// `T` is the application's claims type; the layer deserializes the verified
-/// claims into it once and puts a [`Verified<T>`] and a
+/// claims into it once and puts a [`Verified<T>`](crate::Verified) and a
 /// [`VerifiedToken`](crate::VerifiedToken) into the request extensions.
 ///
 /// Cheap to clone: the configuration sits behind an `Arc`.
@@ -220,12 +220,3 @@ impl LayerConfig {
         self.responder.respond(err)
     }
 }
-
-// Verified<T> must be storable in extensions.
-const _: () = {
-    fn assert_ext<X: Clone + Send + Sync + 'static>() {}
-    fn check<T: Send + Sync + 'static>() {
-        assert_ext::<Verified<T>>();
-    }
-    let _ = check::<()>;
-};

@@ -69,8 +69,8 @@
 //! # Features
 //! - `aws-lc-rs` (default) or `rust-crypto`: the crypto backend of `jsonwebtoken`.
 //!   Exactly one must be enabled; anything else is a compile error.
-//! - `redis`: [`store::RedisStore`], for many instances sharing one state.
-//! - `password`: [`password`], Argon2id password hashing for login handlers.
+//! - `redis`: `store::RedisStore`, for many instances sharing one state.
+//! - `password`: the `password` module, Argon2id password hashing for login handlers.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]

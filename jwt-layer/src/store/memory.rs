@@ -16,7 +16,7 @@ pub const DEFAULT_MAX_FAMILIES: usize = 100_000;
 
 /// An in-memory [`Store`] for a single instance: bounded, with expired entries
 /// purged as it goes. State is lost on restart (users log in again); for several
-/// instances use [`RedisStore`](super::RedisStore).
+/// instances use `RedisStore` (feature `redis`).
 ///
 /// When full, creating a family fails with [`StoreError`] (login answers 503)
 /// rather than silently evicting someone's session.

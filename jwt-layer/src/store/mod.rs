@@ -1,5 +1,5 @@
 //! The state behind refresh tokens and revocation: one async [`Store`] trait,
-//! an embedded [`MemoryStore`], and a [`RedisStore`] (feature `redis`) for many
+//! an embedded [`MemoryStore`], and a `RedisStore` (feature `redis`) for many
 //! instances.
 //!
 //! ```
