@@ -56,6 +56,7 @@
 //! # Modules
 //! - [`source`]: where tokens come from, and the conflict rules;
 //! - [`keys`]: keys bound to one algorithm each, chosen by `kid`;
+//! - [`jwks`]: keys from an identity provider's JWKS, refreshed in the background;
 //! - [`validate`]: the strict verification policy;
 //! - [`claims`]: what handlers receive;
 //! - [`error`]: refusals, RFC 6750 challenges, the response hook;
@@ -91,6 +92,7 @@ pub mod cookie;
 pub mod csrf;
 pub mod error;
 pub mod issue;
+pub mod jwks;
 pub mod keys;
 mod layer;
 #[cfg(feature = "password")]

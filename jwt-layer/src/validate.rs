@@ -37,7 +37,7 @@
 //! `exp == now`, a missing `iss`/`aud`) and would parse the claims twice more.
 //!
 //! The default leeway is [`DEFAULT_LEEWAY`] (30 s), at most 60 s.
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use base64::Engine;
@@ -71,7 +71,8 @@ pub struct Validator {
 
 #[derive(Debug)]
 struct Policy {
-    keys: KeySet,
+    /// Replaceable at run time (key rotation, a refreshed JWKS); read once per token.
+    keys: RwLock<KeySet>,
     leeway: u64,
     issuer: Option<String>,
     audience: Option<String>,
@@ -107,9 +108,24 @@ impl Validator {
         }
     }
 
-    /// The keys.
-    pub fn keys(&self) -> &KeySet {
-        &self.inner.keys
+    /// The keys in force now (cheap to clone).
+    pub fn keys(&self) -> KeySet {
+        self.inner
+            .keys
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
+    }
+
+    /// Replaces the keys, for every layer and issuer sharing this validator:
+    /// key rotation without a restart, or a refreshed JWKS (see
+    /// [`crate::jwks`]). Tokens in flight are verified with the set they started with.
+    pub fn replace_keys(&self, keys: KeySet) {
+        *self
+            .inner
+            .keys
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = keys;
     }
 
     /// The configured issuer.
@@ -149,11 +165,11 @@ impl Validator {
         {
             return Err(AuthError::WrongType);
         }
-        let index = policy
-            .keys
+        let keys = self.keys();
+        let index = keys
             .index_for(header.kid.as_deref())
             .ok_or(AuthError::UnknownKey)?;
-        let key = &policy.keys.keys()[index];
+        let key = &keys.keys()[index];
         if header.alg != key.alg {
             return Err(AuthError::DisallowedAlgorithm);
         }
@@ -311,7 +327,7 @@ impl ValidatorBuilder {
         }
         Ok(Validator {
             inner: Arc::new(Policy {
-                keys: self.keys,
+                keys: RwLock::new(self.keys),
                 leeway,
                 issuer: self.issuer,
                 audience: self.audience,
