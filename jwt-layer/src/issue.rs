@@ -23,8 +23,9 @@
 //! ```
 //!
 //! Every token carries `typ: at+jwt` (RFC 9068), the key's `kid`, `iss` and `aud`
-//! from the [`Validator`], `sub`, `iat`, `nbf`, `exp` from the TTL and a random
-//! `jti`. [`TokenIssuer::new`] signs and verifies a probe token, so an issuer whose
+//! from the [`Validator`], `sub`, `iat`, `nbf`, `exp` from the TTL, a random
+//! `jti`, and `client_id` when set with [`TokenIssuer::client_id`] (with an
+//! issuer and an audience configured, that makes a complete RFC 9068 token). [`TokenIssuer::new`] signs and verifies a probe token, so an issuer whose
 //! key or claims the validator would refuse is a configuration error at start-up,
 //! not a 401 at the first request.
 use std::time::Duration;
@@ -44,7 +45,17 @@ use crate::validate::{ACCESS_TOKEN_TYPE, Validator, now};
 pub const DEFAULT_ACCESS_TTL: Duration = Duration::from_secs(15 * 60);
 
 /// Claims the issuer sets itself; application claims may not use these names.
-pub const RESERVED_CLAIMS: [&str; 8] = ["iss", "sub", "aud", "exp", "nbf", "iat", "jti", "sid"];
+pub const RESERVED_CLAIMS: [&str; 9] = [
+    "iss",
+    "sub",
+    "aud",
+    "exp",
+    "nbf",
+    "iat",
+    "jti",
+    "sid",
+    "client_id",
+];
 
 /// Signs access tokens.
 #[derive(Clone, Debug)]
@@ -52,6 +63,7 @@ pub struct TokenIssuer {
     signing: SigningKey,
     validator: Validator,
     ttl: Duration,
+    client_id: Option<String>,
 }
 
 /// An access token and its metadata, serialized as an RFC 6749 §5.1 token response.
@@ -96,6 +108,7 @@ impl TokenIssuer {
             signing,
             validator,
             ttl: DEFAULT_ACCESS_TTL,
+            client_id: None,
         };
         let probe = issuer
             .issue("probe", &Map::new())
@@ -115,6 +128,13 @@ impl TokenIssuer {
     /// Sets the access token lifetime (default 15 minutes).
     pub fn access_ttl(mut self, ttl: Duration) -> Self {
         self.ttl = ttl;
+        self
+    }
+
+    /// Puts `client_id` in every token: the OAuth client the token was issued
+    /// to, which RFC 9068 §2.2 requires of access tokens (e.g. `"web-app"`).
+    pub fn client_id(mut self, client_id: impl Into<String>) -> Self {
+        self.client_id = Some(client_id.into());
         self
     }
 
@@ -178,6 +198,9 @@ impl TokenIssuer {
         object.insert("nbf".into(), iat.into());
         object.insert("exp".into(), exp.into());
         object.insert("jti".into(), jti.clone().into());
+        if let Some(client_id) = &self.client_id {
+            object.insert("client_id".into(), client_id.as_str().into());
+        }
         if let Some(session) = session {
             object.insert("sid".into(), session.into());
         }

@@ -431,3 +431,41 @@ async fn jwks_without_alg_needs_an_explicit_assumption() {
         ConfigError::NoKeys
     );
 }
+
+#[tokio::test]
+async fn issued_tokens_carry_the_rfc_9068_claims() {
+    let signing = SigningKey::hmac(Algorithm::HS256, SECRET)
+        .unwrap()
+        .with_kid("k");
+    let validator = validator_for(KeySet::single(signing.verifying_key()));
+    let issuer = TokenIssuer::new(signing, validator.clone())
+        .unwrap()
+        .client_id("web-app");
+    let token = issuer.issue("user-1", &json!({ "name": "Ada" })).unwrap();
+    let header = jsonwebtoken::decode_header(&token.access_token).unwrap();
+    assert_eq!(header.typ.as_deref(), Some("at+jwt"));
+    assert_eq!(header.kid.as_deref(), Some("k"));
+    let verified = validator
+        .verify::<serde_json::Value>(&token.access_token)
+        .unwrap();
+    let claims = verified.claims();
+    for claim in ["iss", "exp", "aud", "sub", "client_id", "iat", "jti"] {
+        assert!(claims.get(claim).is_some(), "{claim} missing: {claims}");
+    }
+    assert_eq!(claims["client_id"], "web-app");
+    assert_eq!(
+        claims["exp"].as_u64().unwrap() - claims["iat"].as_u64().unwrap(),
+        900
+    );
+    // Application claims cannot overwrite what the issuer sets.
+    for reserved in ["sub", "exp", "client_id", "sid"] {
+        let err = issuer
+            .issue("user-1", &json!({ reserved: "x" }))
+            .unwrap_err();
+        assert_eq!(err, jwt_layer::IssueError::ReservedClaim(reserved.into()));
+    }
+    assert_eq!(
+        issuer.issue("user-1", &json!([1, 2])).unwrap_err(),
+        jwt_layer::IssueError::NotAnObject
+    );
+}

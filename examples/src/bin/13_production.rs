@@ -23,6 +23,7 @@
 //! | `JWT_ISSUER`            | `examples-auth`                          |
 //! | `JWT_AUDIENCE`          | `examples-api`                           |
 //! | `ACCESS_TTL_SECS`       | 300                                      |
+//! | `JWT_CLIENT_ID`         | `examples-web`                           |
 //! | `REDIS_URL`             | unset: in-memory store                   |
 //! | `STATIC_DIR`            | `examples/static`                        |
 use std::path::PathBuf;
@@ -72,7 +73,9 @@ async fn main() -> Result<(), examples::BoxError> {
         .audience(examples::audience())
         .build()?;
     let issuer = TokenIssuer::new(signing, validator.clone())?
-        .access_ttl(examples::env_secs("ACCESS_TTL_SECS", 5 * 60));
+        .access_ttl(examples::env_secs("ACCESS_TTL_SECS", 5 * 60))
+        // RFC 9068: access tokens name the client they were issued to.
+        .client_id(examples::env_or("JWT_CLIENT_ID", "examples-web"));
     // ANCHOR_END: keys
 
     // ANCHOR: store
