@@ -154,12 +154,7 @@ impl AuthCookies {
     /// The refresh token from the request's refresh cookie, for a refresh. A
     /// duplicated cookie is refused, like a duplicated access cookie.
     pub fn refresh_token(&self, headers: &HeaderMap) -> Result<Option<String>, AuthError> {
-        let mut values = self.refresh_tokens(headers).into_iter();
-        let found = values.next();
-        if values.next().is_some() {
-            return Err(AuthError::ConflictingCredentials);
-        }
-        Ok(found)
+        crate::source::at_most_one(self.refresh_tokens(headers))
     }
 
     /// Every refresh cookie value in the request, for a logout: when a planted

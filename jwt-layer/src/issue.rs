@@ -226,7 +226,12 @@ impl TokenIssuer {
 
 /// 128 random bits, base64url: for `jti` and family ids.
 pub(crate) fn random_id() -> String {
-    let mut bytes = [0u8; 16];
+    random_token::<16>()
+}
+
+/// `N` random bytes from a CSPRNG, base64url without padding.
+pub(crate) fn random_token<const N: usize>() -> String {
+    let mut bytes = [0u8; N];
     rand::rng().fill_bytes(&mut bytes);
     URL_SAFE_NO_PAD.encode(bytes)
 }

@@ -214,9 +214,15 @@ impl LayerConfig {
         Ok(())
     }
 
-    /// The refusal for `err`, logged with the request's method and path.
+    /// The refusal for `err`; its one log event carries the method and path.
     pub(crate) fn reject(&self, err: AuthError, parts: &Parts) -> Response<Bytes> {
-        tracing::debug!(target: "jwt_layer", method = %parts.method, path = parts.uri.path(), "refusing request");
+        let _request = tracing::info_span!(
+            target: "jwt_layer",
+            "request",
+            method = %parts.method,
+            path = parts.uri.path()
+        )
+        .entered();
         self.responder.respond(err)
     }
 }

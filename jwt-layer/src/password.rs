@@ -81,8 +81,7 @@ impl Drop for Running {
     }
 }
 
-/// Waits for a turn. The permit moves into the blocking task, so a hash whose
-/// caller went away still counts until it really ends.
+/// Waits for a turn (at most [`QUEUE_TIMEOUT`]).
 async fn turn() -> Result<OwnedSemaphorePermit, PasswordError> {
     static PERMITS: OnceLock<Arc<Semaphore>> = OnceLock::new();
     let permits = PERMITS.get_or_init(|| Arc::new(Semaphore::new(max_concurrent())));
@@ -95,11 +94,20 @@ async fn turn() -> Result<OwnedSemaphorePermit, PasswordError> {
 /// Hashes `password` with Argon2id and a random salt, as a PHC string.
 pub async fn hash_password(password: &str) -> Result<String, PasswordError> {
     let password = password.to_owned();
+    off_runtime(move || hash_blocking(&password)).await
+}
+
+/// Runs one Argon2id job on the blocking pool, in its turn: the permit and the
+/// running count live inside the job, so a job whose caller went away still
+/// counts until it really ends.
+async fn off_runtime<R: Send + 'static>(
+    job: impl FnOnce() -> Result<R, PasswordError> + Send + 'static,
+) -> Result<R, PasswordError> {
     let turn = turn().await?;
     tokio::task::spawn_blocking(move || {
         let _turn = turn;
         let _running = Running::start();
-        hash_blocking(&password)
+        job()
     })
     .await
     .map_err(|e| PasswordError::Failed(e.to_string()))?
@@ -120,10 +128,7 @@ pub fn hash_blocking(password: &str) -> Result<String, PasswordError> {
 pub async fn verify_password(password: &str, phc: Option<&str>) -> Result<bool, PasswordError> {
     let password = password.to_owned();
     let phc = phc.map(str::to_owned);
-    let turn = turn().await?;
-    tokio::task::spawn_blocking(move || {
-        let _turn = turn;
-        let _running = Running::start();
+    off_runtime(move || {
         let (phc, exists) = match phc {
             Some(phc) => (phc, true),
             None => (dummy_hash()?.to_owned(), false),
@@ -135,7 +140,6 @@ pub async fn verify_password(password: &str, phc: Option<&str>) -> Result<bool, 
         Ok(exists && matches)
     })
     .await
-    .map_err(|e| PasswordError::Failed(e.to_string()))?
 }
 
 fn dummy_hash() -> Result<&'static str, PasswordError> {

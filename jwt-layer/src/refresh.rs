@@ -36,12 +36,11 @@ use std::time::Duration;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use rand::RngCore;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::claims::VerifiedToken;
-use crate::issue::{IssueError, IssuedToken, TokenIssuer, random_id};
+use crate::issue::{IssueError, IssuedToken, TokenIssuer, random_id, random_token};
 use crate::revocation::{RevocationCheck, RevocationError};
 use crate::source::BoxFuture;
 use crate::store::{Family, RevocationQuery, Rotation, Store, StoreError};
@@ -324,10 +323,9 @@ impl RevocationCheck for RefreshTokens {
     }
 }
 
+/// 256 random bits.
 fn new_refresh_token() -> String {
-    let mut bytes = [0u8; 32];
-    rand::rng().fill_bytes(&mut bytes);
-    URL_SAFE_NO_PAD.encode(bytes)
+    random_token::<32>()
 }
 
 fn is_refresh_token_shape(token: &str) -> bool {

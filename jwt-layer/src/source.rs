@@ -175,14 +175,23 @@ pub(crate) async fn find_token(
     Ok(found)
 }
 
-fn bearer(parts: &Parts) -> Result<Option<String>, AuthError> {
-    let mut values = parts.headers.get_all(header::AUTHORIZATION).iter();
-    let Some(value) = values.next() else {
-        return Ok(None);
-    };
+/// The one value of a credential that may appear at most once: a second one
+/// (two headers, a cookie sent twice, a repeated parameter) is refused rather
+/// than guessed at. A duplicated cookie, for one, is how cookie tossing from a
+/// sibling subdomain shows up.
+pub(crate) fn at_most_one<T>(values: impl IntoIterator<Item = T>) -> Result<Option<T>, AuthError> {
+    let mut values = values.into_iter();
+    let first = values.next();
     if values.next().is_some() {
         return Err(AuthError::ConflictingCredentials);
     }
+    Ok(first)
+}
+
+fn bearer(parts: &Parts) -> Result<Option<String>, AuthError> {
+    let Some(value) = at_most_one(parts.headers.get_all(header::AUTHORIZATION).iter())? else {
+        return Ok(None);
+    };
     let value = value.as_bytes();
     let (scheme, rest) = match value.iter().position(|b| *b == b' ') {
         Some(space) => (&value[..space], &value[space + 1..]),
@@ -205,27 +214,16 @@ fn bearer(parts: &Parts) -> Result<Option<String>, AuthError> {
 }
 
 fn cookie(parts: &Parts, name: &str) -> Result<Option<String>, AuthError> {
-    let mut values = crate::cookie::cookie_values(&parts.headers, name).into_iter();
-    let found = values.next();
-    if values.next().is_some() {
-        // A duplicated cookie is how cookie tossing from a sibling subdomain
-        // shows up: refuse rather than guess which one.
-        return Err(AuthError::ConflictingCredentials);
-    }
-    match found {
+    match at_most_one(crate::cookie::cookie_values(&parts.headers, name))? {
         Some(value) if value.is_empty() => Err(AuthError::Malformed),
         other => Ok(other),
     }
 }
 
 fn single_header(parts: &Parts, name: &HeaderName) -> Result<Option<String>, AuthError> {
-    let mut values = parts.headers.get_all(name).iter();
-    let Some(value) = values.next() else {
+    let Some(value) = at_most_one(parts.headers.get_all(name).iter())? else {
         return Ok(None);
     };
-    if values.next().is_some() {
-        return Err(AuthError::ConflictingCredentials);
-    }
     match value.to_str() {
         Ok(token) if !token.trim().is_empty() => Ok(Some(token.trim().to_owned())),
         _ => Err(AuthError::MalformedHeader),
@@ -236,17 +234,11 @@ fn query(parts: &Parts, name: &str) -> Result<Option<String>, AuthError> {
     let Some(query) = parts.uri.query() else {
         return Ok(None);
     };
-    let mut found: Option<&str> = None;
-    for pair in query.split('&') {
+    let values = query.split('&').filter_map(|pair| {
         let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-        if key == name {
-            if found.is_some() {
-                return Err(AuthError::ConflictingCredentials);
-            }
-            found = Some(value);
-        }
-    }
-    match found {
+        (key == name).then_some(value)
+    });
+    match at_most_one(values)? {
         // JWTs are base64url with dots: they never need percent-encoding, so a
         // value that does is not one of ours; the shape check refuses it.
         Some("") => Err(AuthError::Malformed),

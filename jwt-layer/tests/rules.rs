@@ -24,6 +24,17 @@ fn with_header(name: &str, value: &str) -> Request<Body> {
         .unwrap()
 }
 
+/// A good HS256 token whose header `edit` changes.
+fn hs256_with_header(edit: impl FnOnce(&mut jsonwebtoken::Header)) -> String {
+    let mut header = at_header(jwt_layer::Algorithm::HS256);
+    edit(&mut header);
+    sign(
+        &header,
+        &good_claims(),
+        &EncodingKey::from_secret(common::SECRET),
+    )
+}
+
 fn claims_with(edit: impl FnOnce(&mut serde_json::Map<String, Value>)) -> Value {
     let mut claims = good_claims();
     edit(claims.as_object_mut().unwrap());
@@ -162,67 +173,27 @@ fn token_cases() -> Vec<Case> {
         ),
         case(
             "crit header",
-            bearer_request(&{
-                let mut h = at_header(jwt_layer::Algorithm::HS256);
-                h.crit = Some(vec!["exp".into()]);
-                sign(
-                    &h,
-                    &good_claims(),
-                    &EncodingKey::from_secret(common::SECRET),
-                )
-            }),
+            bearer_request(&hs256_with_header(|h| h.crit = Some(vec!["exp".into()]))),
             AuthError::CriticalHeader,
         ),
         case(
             "typ missing",
-            bearer_request(&{
-                let mut h = at_header(jwt_layer::Algorithm::HS256);
-                h.typ = None;
-                sign(
-                    &h,
-                    &good_claims(),
-                    &EncodingKey::from_secret(common::SECRET),
-                )
-            }),
+            bearer_request(&hs256_with_header(|h| h.typ = None)),
             AuthError::WrongType,
         ),
         case(
             "typ JWT (an ID token or another JWT)",
-            bearer_request(&{
-                let mut h = at_header(jwt_layer::Algorithm::HS256);
-                h.typ = Some("JWT".into());
-                sign(
-                    &h,
-                    &good_claims(),
-                    &EncodingKey::from_secret(common::SECRET),
-                )
-            }),
+            bearer_request(&hs256_with_header(|h| h.typ = Some("JWT".into()))),
             AuthError::WrongType,
         ),
         case(
             "typ of a refresh token",
-            bearer_request(&{
-                let mut h = at_header(jwt_layer::Algorithm::HS256);
-                h.typ = Some("rt+jwt".into());
-                sign(
-                    &h,
-                    &good_claims(),
-                    &EncodingKey::from_secret(common::SECRET),
-                )
-            }),
+            bearer_request(&hs256_with_header(|h| h.typ = Some("rt+jwt".into()))),
             AuthError::WrongType,
         ),
         case(
             "unknown kid",
-            bearer_request(&{
-                let mut h = at_header(jwt_layer::Algorithm::HS256);
-                h.kid = Some("nope".into());
-                sign(
-                    &h,
-                    &good_claims(),
-                    &EncodingKey::from_secret(common::SECRET),
-                )
-            }),
+            bearer_request(&hs256_with_header(|h| h.kid = Some("nope".into()))),
             AuthError::UnknownKey,
         ),
         case(
