@@ -54,6 +54,18 @@
 //! route without the layer in front answers 500 and logs which layer is missing.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
+// Hostile input never panics: no slicing or indexing of data, no unwrap/expect,
+// no panic! in library code (see jwt-layer's lib.rs).
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::string_slice,
+        clippy::indexing_slicing,
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic
+    )
+)]
 
 mod claims;
 mod guard;

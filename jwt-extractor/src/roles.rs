@@ -19,7 +19,7 @@
 //! ```
 //!
 //! Roles are read from the token's claims by the layer's
-//! [`RoleClaim`](jwt_layer::RoleClaim) (default `roles`; also a `role` string, a
+//! [`RoleClaim`](jwt_layer::RoleClaim) (default `roles`; also a `role` string, one role compared whole, a
 //! space-separated `scope`/`scp`, or a nested path such as Keycloak's
 //! `realm_access.roles`), from the same decoded object the handler's claims came
 //! from.
@@ -208,6 +208,10 @@ impl<S: Send + Sync, R: RoleRequirement> FromRequestParts<S> for RequireRole<R> 
 #[doc(hidden)]
 pub mod __private {
     /// Used by [`role!`](crate::role) at compile time.
+    #[expect(
+        clippy::indexing_slicing,
+        reason = "const fn, where iterators are not available; `i < bytes.len()` is the loop condition"
+    )]
     pub const fn valid_role_name(name: &str) -> bool {
         let bytes = name.as_bytes();
         if bytes.is_empty() {

@@ -61,8 +61,13 @@ pub struct RegisteredClaims {
     pub sid: Option<String>,
 }
 
-/// Where roles are read from in the claims: a dotted path to a string
-/// (space-separated roles, like OAuth `scope`) or an array of strings.
+/// Where roles are read from in the claims: a dotted path to an array of
+/// strings or to one string.
+///
+/// A string is one role, compared whole (`"role": "user admin"` is the one role
+/// `user admin`, not `admin`), except at a path that ends in `scope` or `scp`:
+/// those are OAuth scope lists, space-separated by definition (RFC 6749 §3.3,
+/// RFC 8693 §4.2).
 ///
 /// ```
 /// use jwt_layer::RoleClaim;
@@ -76,13 +81,18 @@ pub struct RegisteredClaims {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RoleClaim {
     segments: Arc<[String]>,
+    /// Whether a string value is a space-separated list (an OAuth scope).
+    space_separated: bool,
 }
 
 impl RoleClaim {
     /// Roles at a dotted path. Keys containing dots cannot be addressed.
     pub fn path(path: &str) -> Self {
+        let segments: Arc<[String]> = path.split('.').map(str::to_owned).collect();
+        let space_separated = matches!(segments.last().map(String::as_str), Some("scope" | "scp"));
         Self {
-            segments: path.split('.').map(str::to_owned).collect(),
+            segments,
+            space_separated,
         }
     }
 
@@ -97,7 +107,10 @@ impl RoleClaim {
             value = value.and_then(|v| v.get(segment.as_str()));
         }
         match value {
-            Some(Value::String(text)) => text.split(' ').filter(|r| !r.is_empty()).collect(),
+            Some(Value::String(text)) if self.space_separated => {
+                text.split(' ').filter(|r| !r.is_empty()).collect()
+            }
+            Some(Value::String(role)) => vec![role.as_str()],
             Some(Value::Array(items)) => items.iter().filter_map(Value::as_str).collect(),
             _ => Vec::new(),
         }

@@ -154,35 +154,17 @@ impl AuthCookies {
     /// The refresh token from the request's refresh cookie, for a refresh. A
     /// duplicated cookie is refused, like a duplicated access cookie.
     pub fn refresh_token(&self, headers: &HeaderMap) -> Result<Option<String>, AuthError> {
-        crate::source::at_most_one(self.refresh_tokens(headers))
+        crate::header::at_most_one(self.refresh_tokens(headers))
     }
 
     /// Every refresh cookie value in the request, for a logout: when a planted
     /// cookie sits beside the real one, revoke them all rather than none.
     pub fn refresh_tokens(&self, headers: &HeaderMap) -> Vec<String> {
-        cookie_values(headers, &self.refresh_name)
+        crate::header::cookie_values(headers, &self.refresh_name)
             .into_iter()
             .filter(|v| !v.is_empty())
             .collect()
     }
-}
-
-/// Every value of cookie `name` in the request's `Cookie` headers, in order.
-///
-/// Headers with non-UTF-8 bytes are read lossily rather than skipped, so another
-/// cookie with odd bytes can neither hide ours nor smuggle a second one past
-/// the duplicate check.
-pub(crate) fn cookie_values(headers: &HeaderMap, name: &str) -> Vec<String> {
-    let mut values = Vec::new();
-    for header in headers.get_all(header::COOKIE) {
-        let text = String::from_utf8_lossy(header.as_bytes());
-        for cookie in Cookie::split_parse(text.as_ref()).flatten() {
-            if cookie.name() == name {
-                values.push(cookie.value().to_owned());
-            }
-        }
-    }
-    values
 }
 
 fn clamp(secs: u64) -> i64 {

@@ -81,6 +81,13 @@ pub enum AuthError {
     /// `iat` is in the future (leeway included).
     #[error("The access token was issued in the future")]
     IssuedInFuture,
+    /// `exp` is further after `iat` (or, without `iat`, after now) than the
+    /// validator's maximum lifetime allows.
+    #[error("The access token lifetime is too long")]
+    LifetimeTooLong,
+    /// `sub` is missing (and the validator requires one) or empty.
+    #[error("The access token has no subject")]
+    MissingSubject,
     /// `iss` is missing, not a single string, or not the configured issuer.
     #[error("The access token issuer is not accepted")]
     WrongIssuer,
@@ -181,6 +188,8 @@ impl AuthError {
             AuthError::Expired => "expired",
             AuthError::NotYetValid => "not_yet_valid",
             AuthError::IssuedInFuture => "issued_in_future",
+            AuthError::LifetimeTooLong => "lifetime_too_long",
+            AuthError::MissingSubject => "missing_subject",
             AuthError::WrongIssuer => "wrong_issuer",
             AuthError::WrongAudience => "wrong_audience",
             AuthError::InvalidClaim => "invalid_claim",
@@ -364,4 +373,7 @@ pub enum ConfigError {
     /// The list of accepted `typ` values is empty.
     #[error("the list of accepted token types is empty")]
     NoTypes,
+    /// The maximum token lifetime is zero.
+    #[error("the maximum token lifetime must be at least one second")]
+    ZeroMaxLifetime,
 }

@@ -96,6 +96,18 @@ pub enum IssueError {
     /// Serialization or signing failed.
     #[error("signing failed: {0}")]
     Signing(String),
+    /// The subject is empty: no validator of this crate would accept the token.
+    #[error("the subject of a token cannot be empty")]
+    EmptySubject,
+    /// The access-token lifetime is longer than the validator's maximum
+    /// lifetime, so the token would be refused.
+    #[error("access tokens of {ttl} s would exceed the validator's maximum lifetime of {max} s")]
+    LifetimeTooLong {
+        /// The issuer's access-token lifetime, in seconds.
+        ttl: u64,
+        /// The validator's maximum lifetime, in seconds.
+        max: u64,
+    },
 }
 
 impl TokenIssuer {
@@ -126,6 +138,10 @@ impl TokenIssuer {
     }
 
     /// Sets the access token lifetime (default 15 minutes).
+    ///
+    /// It must not exceed the validator's
+    /// [maximum lifetime](crate::ValidatorBuilder::max_lifetime) (default 24 h):
+    /// [`issue`](Self::issue) refuses with [`IssueError::LifetimeTooLong`].
     pub fn access_ttl(mut self, ttl: Duration) -> Self {
         self.ttl = ttl;
         self
@@ -183,8 +199,18 @@ impl TokenIssuer {
         {
             return Err(IssueError::ReservedClaim((*name).to_owned()));
         }
-        let iat = now();
+        if subject.is_empty() {
+            return Err(IssueError::EmptySubject);
+        }
         let expires_in = self.ttl.as_secs();
+        let max = self.validator.max_lifetime_secs();
+        if expires_in > max {
+            return Err(IssueError::LifetimeTooLong {
+                ttl: expires_in,
+                max,
+            });
+        }
+        let iat = now();
         let exp = iat.saturating_add(expires_in);
         let jti = random_id();
         if let Some(issuer) = self.validator.issuer() {

@@ -22,7 +22,9 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use jsonwebtoken::jwk::{Jwk, JwkSet, KeyAlgorithm};
+use jsonwebtoken::jwk::{
+    AlgorithmParameters, Jwk, JwkSet, KeyAlgorithm, KeyOperations, PublicKeyUse,
+};
 use jsonwebtoken::{Algorithm, AlgorithmFamily, DecodingKey, EncodingKey};
 
 use crate::error::ConfigError;
@@ -209,14 +211,30 @@ impl Key {
     }
 }
 
-/// The keys of a JWKS that may verify signatures.
-fn signing_jwks(jwks: &JwkSet) -> impl Iterator<Item = &Jwk> {
-    jwks.keys.iter().filter(|jwk| {
-        !matches!(
-            jwk.common.public_key_use,
-            Some(jsonwebtoken::jwk::PublicKeyUse::Encryption)
-        )
-    })
+/// Why a key of a JWKS document must not verify signatures, or `None` if it may.
+///
+/// A JWKS is a public document: a symmetric (`oct`) key in it is a published
+/// secret with which anyone can sign, so it is never used, whatever its other
+/// members say. Otherwise a key verifies only if its `use` is absent or `sig`
+/// and its `key_ops` are absent or include `verify` (RFC 7517 §4.2, §4.3).
+fn unusable_in_jwks(jwk: &Jwk) -> Option<&'static str> {
+    if matches!(jwk.algorithm, AlgorithmParameters::OctetKey(_)) {
+        return Some(
+            "a symmetric (\"oct\") key in a JWKS document is a published secret: anyone could sign with it",
+        );
+    }
+    if !matches!(
+        jwk.common.public_key_use,
+        None | Some(PublicKeyUse::Signature)
+    ) {
+        return Some("its \"use\" is not \"sig\"");
+    }
+    if let Some(ops) = &jwk.common.key_operations
+        && !ops.iter().any(|op| matches!(op, KeyOperations::Verify))
+    {
+        return Some("its \"key_ops\" do not include \"verify\"");
+    }
+    None
 }
 
 fn key_algorithm_of(alg: Algorithm) -> Option<KeyAlgorithm> {
@@ -281,24 +299,50 @@ impl KeySet {
     }
 
     /// A set from a JWKS document (for example one fetched from an identity
-    /// provider). Encryption keys (`use: enc`) are skipped; every other key must
-    /// name its `alg`, or the whole set is refused (a key must be bound to one
-    /// algorithm, and guessing it is how algorithm confusion starts).
+    /// provider).
+    ///
+    /// - Keys that are not for verifying signatures (`use` other than `sig`,
+    ///   `key_ops` without `verify`) are skipped.
+    /// - A symmetric (`kty: "oct"`) key refuses the whole set: a secret in a public
+    ///   document lets anyone sign, so the provider is misconfigured and none of
+    ///   its keys should be trusted until it is fixed.
+    /// - Every other key must name its `alg`, or the whole set is refused (a key
+    ///   must be bound to one algorithm, and guessing it is how algorithm
+    ///   confusion starts).
     pub fn from_jwks(jwks: &JwkSet) -> Result<Self, ConfigError> {
-        let keys = signing_jwks(jwks)
-            .map(Key::from_jwk)
-            .collect::<Result<Vec<_>, _>>()?;
+        let mut keys = Vec::new();
+        for jwk in &jwks.keys {
+            match unusable_in_jwks(jwk) {
+                None => keys.push(Key::from_jwk(jwk)?),
+                Some(reason) if matches!(jwk.algorithm, AlgorithmParameters::OctetKey(_)) => {
+                    return Err(ConfigError::InvalidKey {
+                        what: "JWKS",
+                        reason: reason.to_owned(),
+                    });
+                }
+                Some(reason) => {
+                    tracing::debug!(target: "jwt_layer", kid = ?jwk.common.key_id, reason, "skipping a JWKS key");
+                }
+            }
+        }
         Self::new(keys)
     }
 
     /// As [`from_jwks`](Self::from_jwks), for providers whose JWKS leaves out
     /// `alg` (Microsoft Entra ID, for one): keys without `alg` are bound to
     /// `assumed`, when their type fits it. Keys that cannot be used (another key
-    /// type, an unsupported curve) are skipped with a warning instead of failing
-    /// the whole set; it fails only if no key is left.
+    /// type, an unsupported curve, a symmetric key, not for signatures) are
+    /// skipped with a warning instead of failing the whole set; it fails only
+    /// if no key is left.
     pub fn from_jwks_assuming(jwks: &JwkSet, assumed: Algorithm) -> Result<Self, ConfigError> {
-        let keys: Vec<Key> = signing_jwks(jwks)
+        let keys: Vec<Key> = jwks
+            .keys
+            .iter()
             .filter_map(|jwk| {
+                if let Some(reason) = unusable_in_jwks(jwk) {
+                    tracing::warn!(target: "jwt_layer", kid = ?jwk.common.key_id, reason, "skipping a JWKS key");
+                    return None;
+                }
                 let mut jwk = jwk.clone();
                 if jwk.common.key_algorithm.is_none() {
                     jwk.common.key_algorithm = key_algorithm_of(assumed);
@@ -306,7 +350,7 @@ impl KeySet {
                 match Key::from_jwk(&jwk) {
                     Ok(key) => Some(key),
                     Err(err) => {
-                        tracing::warn!(kid = ?jwk.common.key_id, %err, "skipping a JWKS key");
+                        tracing::warn!(target: "jwt_layer", kid = ?jwk.common.key_id, %err, "skipping a JWKS key");
                         None
                     }
                 }
@@ -343,13 +387,15 @@ impl KeySet {
         }
     }
 
-    /// The index of the key for a token header's `kid`.
-    pub(crate) fn index_for(&self, kid: Option<&str>) -> Option<usize> {
-        match kid {
-            Some(kid) => self.inner.by_kid.get(kid).copied(),
-            None if self.inner.keys.len() == 1 => Some(0),
-            None => None,
-        }
+    /// The key for a token header's `kid`: the one named, or the only key
+    /// when the token names none.
+    pub(crate) fn key_for(&self, kid: Option<&str>) -> Option<&Key> {
+        let index = match kid {
+            Some(kid) => *self.inner.by_kid.get(kid)?,
+            None if self.inner.keys.len() == 1 => 0,
+            None => return None,
+        };
+        self.inner.keys.get(index)
     }
 }
 

@@ -74,6 +74,19 @@
 //! - `password`: the `password` module, Argon2id password hashing for login handlers.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
+// Hostile input never panics: no slicing or indexing of data, no unwrap/expect,
+// no panic! in library code. A provably safe index carries an `#[expect]` with
+// its reason, so the lint fires again if the code around it changes.
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::string_slice,
+        clippy::indexing_slicing,
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic
+    )
+)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 #[cfg(not(any(feature = "aws-lc-rs", feature = "rust-crypto")))]
@@ -91,6 +104,7 @@ pub mod claims;
 pub mod cookie;
 pub mod csrf;
 pub mod error;
+mod header;
 pub mod issue;
 pub mod jwks;
 pub mod keys;

@@ -20,6 +20,13 @@
 //!
 //! An `Authorization` header with another scheme (`Basic …`) is not a bearer
 //! credential and counts as absent, so the layer can sit beside other schemes.
+//! A header that starts with `Bearer` (any case) but is not exactly
+//! `Bearer 1*SP token` (`Bearer<TAB>x`, `Bearerx`, two tokens) is malformed:
+//! `400 invalid_request`, never read as another scheme.
+//!
+//! Cookies are parsed by RFC 6265 §5.2 (only SP and HTAB are trimmed, a name
+//! must be a token, names compare byte for byte), so a name padded with
+//! Unicode whitespace is another cookie, not ours.
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -28,6 +35,7 @@ use http::request::Parts;
 use http::{HeaderName, header};
 
 use crate::error::AuthError;
+use crate::header::{at_most_one, bearer_token, cookie_values};
 
 /// The default cookie name. The `__Host-` prefix makes browsers refuse the cookie
 /// unless it is `Secure`, has `Path=/` and no `Domain`, so a sibling subdomain
@@ -66,7 +74,7 @@ pub enum SourceError {
 #[non_exhaustive]
 pub enum TokenSource {
     /// `Authorization: Bearer <token>` (RFC 6750 §2.1). The scheme is matched
-    /// case-insensitively; exactly one space, then one token.
+    /// case-insensitively; one or more spaces, then one token, nothing after it.
     Bearer,
     /// A cookie by name (RFC 6265 syntax), typically HttpOnly.
     Cookie(String),
@@ -175,46 +183,15 @@ pub(crate) async fn find_token(
     Ok(found)
 }
 
-/// The one value of a credential that may appear at most once: a second one
-/// (two headers, a cookie sent twice, a repeated parameter) is refused rather
-/// than guessed at. A duplicated cookie, for one, is how cookie tossing from a
-/// sibling subdomain shows up.
-pub(crate) fn at_most_one<T>(values: impl IntoIterator<Item = T>) -> Result<Option<T>, AuthError> {
-    let mut values = values.into_iter();
-    let first = values.next();
-    if values.next().is_some() {
-        return Err(AuthError::ConflictingCredentials);
-    }
-    Ok(first)
-}
-
 fn bearer(parts: &Parts) -> Result<Option<String>, AuthError> {
     let Some(value) = at_most_one(parts.headers.get_all(header::AUTHORIZATION).iter())? else {
         return Ok(None);
     };
-    let value = value.as_bytes();
-    let (scheme, rest) = match value.iter().position(|b| *b == b' ') {
-        Some(space) => (&value[..space], &value[space + 1..]),
-        None => (value, &b""[..]),
-    };
-    if !scheme.eq_ignore_ascii_case(b"bearer") {
-        // Another scheme (Basic, Digest, …) is not ours to judge.
-        return Ok(None);
-    }
-    // RFC 6750 §2.1: "Bearer" 1*SP b64token, and nothing after it.
-    let spaces = rest.iter().take_while(|b| **b == b' ').count();
-    let rest = &rest[spaces..];
-    if rest.is_empty() || !rest.iter().all(|b| is_b64token_char(*b)) {
-        return Err(AuthError::MalformedHeader);
-    }
-    match std::str::from_utf8(rest) {
-        Ok(token) => Ok(Some(token.to_owned())),
-        Err(_) => Err(AuthError::MalformedHeader),
-    }
+    Ok(bearer_token(value.as_bytes())?.map(str::to_owned))
 }
 
 fn cookie(parts: &Parts, name: &str) -> Result<Option<String>, AuthError> {
-    match at_most_one(crate::cookie::cookie_values(&parts.headers, name))? {
+    match at_most_one(cookie_values(&parts.headers, name))? {
         Some(value) if value.is_empty() => Err(AuthError::Malformed),
         other => Ok(other),
     }
@@ -244,9 +221,4 @@ fn query(parts: &Parts, name: &str) -> Result<Option<String>, AuthError> {
         Some("") => Err(AuthError::Malformed),
         other => Ok(other.map(str::to_owned)),
     }
-}
-
-/// RFC 6750 §2.1 `b64token` characters.
-fn is_b64token_char(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/' | b'=')
 }

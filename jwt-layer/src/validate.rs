@@ -18,13 +18,17 @@
 //!
 //! 1. at most [`DEFAULT_MAX_TOKEN_LEN`] bytes, only base64url characters, exactly two
 //!    dots, no empty part (so no unsigned `alg: none` token);
-//! 2. header: no `crit`; `typ` one of the accepted types (default `at+jwt`,
+//! 2. header: a JSON object whose `alg`, `kid`, `typ` have their JSON types
+//!    when present (`null` is not absent); no `crit`, whatever its value; `typ` one of the accepted types (default `at+jwt`,
 //!    compared case-insensitively, `application/` prefix optional); `kid` names a
 //!    configured key (or there is one key); `alg` is exactly the key's algorithm;
 //!    `jwk`, `jku`, `x5u`, `x5c` are never used;
 //! 3. signature (by `jsonwebtoken::crypto::verify`, over the bytes received);
 //! 4. claims: `exp` present and `now < exp + leeway`; `nbf`, if present,
 //!    `nbf <= now + leeway`; `iat`, if present, `iat <= now + leeway`;
+//!    `exp − iat` (or `exp − now` without `iat`) at most the maximum lifetime
+//!    (default [`DEFAULT_MAX_LIFETIME`], 24 h); `sub` a non-empty string
+//!    (RFC 9068 §2.2; [`ValidatorBuilder::allow_missing_subject`] to opt out);
 //!    `iss` a single string equal to the configured issuer (required when one is
 //!    configured); `aud` containing the configured audience (required when one is
 //!    configured; a token that carries `aud` is refused when none is configured,
@@ -58,6 +62,8 @@ pub const DEFAULT_LEEWAY: Duration = Duration::from_secs(30);
 pub const MAX_LEEWAY: Duration = Duration::from_secs(60);
 /// Default cap on a token's length, checked before any decoding: 8 KiB.
 pub const DEFAULT_MAX_TOKEN_LEN: usize = 8 * 1024;
+/// Default cap on a token's lifetime (`exp − iat`, or `exp − now` without `iat`): 24 hours.
+pub const DEFAULT_MAX_LIFETIME: Duration = Duration::from_secs(24 * 3600);
 /// The `typ` of access tokens (RFC 9068 §2.1).
 pub const ACCESS_TOKEN_TYPE: &str = "at+jwt";
 
@@ -78,6 +84,8 @@ struct Policy {
     audience: Option<String>,
     types: Option<Vec<String>>,
     max_len: usize,
+    max_lifetime: u64,
+    require_subject: bool,
     role_claim: RoleClaim,
 }
 
@@ -91,6 +99,8 @@ pub struct ValidatorBuilder {
     audience: Option<String>,
     types: Option<Vec<String>>,
     max_len: usize,
+    max_lifetime: Duration,
+    require_subject: bool,
     role_claim: RoleClaim,
 }
 
@@ -104,6 +114,8 @@ impl Validator {
             audience: None,
             types: Some(vec![ACCESS_TOKEN_TYPE.to_owned()]),
             max_len: DEFAULT_MAX_TOKEN_LEN,
+            max_lifetime: DEFAULT_MAX_LIFETIME,
+            require_subject: true,
             role_claim: RoleClaim::default(),
         }
     }
@@ -143,6 +155,11 @@ impl Validator {
         self.inner.leeway
     }
 
+    /// The longest lifetime a token may claim, in seconds.
+    pub fn max_lifetime_secs(&self) -> u64 {
+        self.inner.max_lifetime
+    }
+
     /// Verifies `token` and deserializes its claims into `T`, once.
     ///
     /// This is what the layer runs for each request; call it directly where there
@@ -154,7 +171,7 @@ impl Validator {
         let (message, signature) = token.rsplit_once('.').ok_or(AuthError::Malformed)?;
         let (header, payload) = message.split_once('.').ok_or(AuthError::Malformed)?;
         let header: JoseHeader = decode_part(header)?;
-        if header.crit.is_some() {
+        if header.crit {
             return Err(AuthError::CriticalHeader);
         }
         if let Some(types) = &policy.types
@@ -166,10 +183,9 @@ impl Validator {
             return Err(AuthError::WrongType);
         }
         let keys = self.keys();
-        let index = keys
-            .index_for(header.kid.as_deref())
+        let key = keys
+            .key_for(header.kid.as_deref())
             .ok_or(AuthError::UnknownKey)?;
-        let key = &keys.keys()[index];
         if header.alg != key.alg {
             return Err(AuthError::DisallowedAlgorithm);
         }
@@ -207,15 +223,30 @@ impl Validator {
 
 /// The JOSE header fields the policy reads. Anything else (`jwk`, `jku`, `x5u`,
 /// `x5c`, …) is ignored: a token never chooses its own key.
+///
+/// A member that is present must have its type: `"kid": null` or `"typ": 7` is
+/// refused, never read as absent (another verifier could read it otherwise).
 #[derive(Deserialize)]
 struct JoseHeader {
     alg: Algorithm,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "present_string")]
     kid: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "present_string")]
     typ: Option<String>,
-    #[serde(default)]
-    crit: Option<serde::de::IgnoredAny>,
+    /// Whether `crit` is present, whatever its value (`null` included): no
+    /// extension is understood, so any `crit` is refused (RFC 7515 §4.1.11).
+    #[serde(default, deserialize_with = "present")]
+    crit: bool,
+}
+
+/// A header member that, when present, must be a JSON string (not `null`).
+fn present_string<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    String::deserialize(d).map(Some)
+}
+
+/// `true` for a member that is present, whatever its value.
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+    serde::de::IgnoredAny::deserialize(d).map(|_| true)
 }
 
 /// The registered claims, as sent (types are checked by `check_claims`).
@@ -300,6 +331,25 @@ impl ValidatorBuilder {
         self
     }
 
+    /// The longest lifetime a token may claim (default 24 hours): `exp − iat`,
+    /// or `exp − now` for a token without `iat`. A longer-lived token is refused
+    /// as `invalid_token` ([`AuthError::LifetimeTooLong`]), whoever signed it: a
+    /// leaked signing key or a buggy issuer must not mint tokens that outlive
+    /// every rotation and revocation horizon. Access tokens should live minutes.
+    pub fn max_lifetime(mut self, lifetime: Duration) -> Self {
+        self.max_lifetime = lifetime;
+        self
+    }
+
+    /// Accepts tokens without a `sub` claim. By default `sub` is required and
+    /// must be a non-empty string (RFC 9068 §2.2); use this only for services
+    /// that accept tokens not issued to a user (client-credentials tokens of
+    /// some providers). An empty `sub` is refused either way.
+    pub fn allow_missing_subject(mut self) -> Self {
+        self.require_subject = false;
+        self
+    }
+
     /// Where roles are read from (default `roles`).
     pub fn role_claim(mut self, claim: RoleClaim) -> Self {
         self.role_claim = claim;
@@ -318,6 +368,9 @@ impl ValidatorBuilder {
         if self.keys.is_empty() {
             return Err(ConfigError::NoKeys);
         }
+        if self.max_lifetime.as_secs() == 0 {
+            return Err(ConfigError::ZeroMaxLifetime);
+        }
         if self.issuer.is_none() && self.audience.is_none() {
             tracing::warn!(
                 target: "jwt_layer",
@@ -333,6 +386,8 @@ impl ValidatorBuilder {
                 audience: self.audience,
                 types: self.types,
                 max_len: self.max_len,
+                max_lifetime: self.max_lifetime.as_secs(),
+                require_subject: self.require_subject,
                 role_claim: self.role_claim,
             }),
         })
@@ -355,6 +410,14 @@ impl Policy {
         if iat.is_some_and(|iat| iat > now.saturating_add(self.leeway)) {
             return Err(AuthError::IssuedInFuture);
         }
+        if exp.saturating_sub(iat.unwrap_or(now)) > self.max_lifetime {
+            return Err(AuthError::LifetimeTooLong);
+        }
+        let sub = match string_claim(raw.sub)? {
+            Some(sub) if sub.is_empty() => return Err(AuthError::MissingSubject),
+            None if self.require_subject => return Err(AuthError::MissingSubject),
+            sub => sub,
+        };
         let iss = match raw.iss {
             None => None,
             Some(Value::String(iss)) => Some(iss),
@@ -386,7 +449,7 @@ impl Policy {
         }
         Ok(RegisteredClaims {
             iss,
-            sub: string_claim(raw.sub)?,
+            sub,
             aud,
             exp,
             nbf,
@@ -433,14 +496,16 @@ pub(crate) fn now() -> u64 {
 /// RFC 7515 §4.1.9: media types compare case-insensitively, and the
 /// `application/` prefix may be left out.
 fn same_media_type(expected: &str, given: &str) -> bool {
-    fn strip(t: &str) -> &str {
-        if t.len() > 12 && t[..12].eq_ignore_ascii_case("application/") {
-            &t[12..]
-        } else {
-            t
+    // On bytes: the `typ` comes from the token, and a multibyte character may
+    // straddle any offset (slicing the `str` there would panic).
+    fn strip(t: &[u8]) -> &[u8] {
+        const PREFIX: &[u8] = b"application/";
+        match t.split_at_checked(PREFIX.len()) {
+            Some((prefix, rest)) if prefix.eq_ignore_ascii_case(PREFIX) => rest,
+            _ => t,
         }
     }
-    strip(expected).eq_ignore_ascii_case(strip(given))
+    strip(expected.as_bytes()).eq_ignore_ascii_case(strip(given.as_bytes()))
 }
 
 /// Cheap structural checks before any base64 or JSON work.
@@ -503,6 +568,10 @@ mod tests {
         assert!(same_media_type("at+jwt", "application/at+jwt"));
         assert!(!same_media_type("at+jwt", "jwt"));
         assert!(!same_media_type("at+jwt", "application/"));
+        // A multibyte character straddling the prefix's length must not panic.
+        assert!(!same_media_type("at+jwt", "aaaaaaaaaaaé"));
+        assert!(!same_media_type("at+jwt", "applicationé/at+jwt"));
+        assert!(!same_media_type("aaaaaaaaaaaé", "at+jwt"));
     }
 
     #[test]

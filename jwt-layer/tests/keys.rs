@@ -352,8 +352,21 @@ async fn hostile_configuration_values_do_not_panic() {
     use jwt_layer::{RefreshTokens, RoleClaim};
     // Absurd lifetimes saturate instead of overflowing.
     let signing = SigningKey::hmac(Algorithm::HS256, SECRET).unwrap();
+    // With the default maximum lifetime (24 h), such an issuer refuses to issue.
+    let strict = Validator::builder(KeySet::single(signing.verifying_key()))
+        .build()
+        .unwrap();
+    let refused = TokenIssuer::new(signing.clone(), strict)
+        .unwrap()
+        .access_ttl(std::time::Duration::MAX)
+        .issue("user-1", &json!({}));
+    assert!(matches!(
+        refused,
+        Err(jwt_layer::IssueError::LifetimeTooLong { .. })
+    ));
     let validator = Validator::builder(KeySet::single(signing.verifying_key()))
         .role_claim(RoleClaim::path(""))
+        .max_lifetime(std::time::Duration::MAX)
         .build()
         .unwrap();
     let issuer = TokenIssuer::new(signing, validator.clone())
