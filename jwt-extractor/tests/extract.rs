@@ -254,6 +254,53 @@ async fn role_sources_are_configurable() {
     );
 }
 
+#[tokio::test]
+async fn role_strings_are_one_role_only_scopes_are_lists() {
+    // `role`/`roles` strings are compared whole: "user admin" is not "admin".
+    for path in ["role", "roles", "realm_access.roles"] {
+        let app = app(RoleClaim::path(path));
+        for value in ["user admin", "admin ", " admin", "admin\tuser"] {
+            let mut claims = json!({});
+            let mut slot = &mut claims;
+            for segment in path.split('.') {
+                slot = slot
+                    .as_object_mut()
+                    .unwrap()
+                    .entry(segment)
+                    .or_insert(json!({}));
+            }
+            *slot = json!(value);
+            // 403, or 401 where the app's own claims type wants an array.
+            let status = call(&app, "/admin", Some(&token(claims))).await.0;
+            assert!(
+                matches!(status, StatusCode::FORBIDDEN | StatusCode::UNAUTHORIZED),
+                "{path}: {value:?} must not grant admin ({status})"
+            );
+        }
+        let exact = match path {
+            "realm_access.roles" => json!({"realm_access": {"roles": "admin"}}),
+            // The test app's claims type reads `roles` as an array.
+            "roles" => json!({"roles": ["admin"]}),
+            _ => json!({ path: "admin" }),
+        };
+        assert_eq!(
+            call(&app, "/admin", Some(&token(exact))).await.0,
+            StatusCode::OK,
+            "{path}"
+        );
+    }
+    // `scope`/`scp` are space-separated lists (RFC 6749 §3.3).
+    for path in ["scope", "scp"] {
+        let app = app(RoleClaim::path(path));
+        let claims = json!({ path: "read admin  write" });
+        assert_eq!(
+            call(&app, "/admin", Some(&token(claims))).await.0,
+            StatusCode::OK,
+            "{path}"
+        );
+    }
+}
+
 fn app_with_other_path(path: &str) -> Router {
     app(RoleClaim::path(if path == "roles" {
         "role"

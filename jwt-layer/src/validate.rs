@@ -249,25 +249,32 @@ fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
     serde::de::IgnoredAny::deserialize(d).map(|_| true)
 }
 
-/// The registered claims, as sent (types are checked by `check_claims`).
+/// The registered claims, as sent (types are checked by `check_claims`). A
+/// member that is present is kept whatever its value, so `"nbf": null` is a
+/// claim of the wrong type, never an absent one.
 #[derive(Deserialize)]
 struct Registered {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "present_value")]
     exp: Option<Value>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "present_value")]
     nbf: Option<Value>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "present_value")]
     iat: Option<Value>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "present_value")]
     iss: Option<Value>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "present_value")]
     aud: Option<Value>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "present_value")]
     sub: Option<Value>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "present_value")]
     jti: Option<Value>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "present_value")]
     sid: Option<Value>,
+}
+
+/// A member that is present, `null` included.
+fn present_value<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Value>, D::Error> {
+    Value::deserialize(d).map(Some)
 }
 
 fn decode_part<P: DeserializeOwned>(part: &str) -> Result<P, AuthError> {

@@ -7,7 +7,7 @@ use jsonwebtoken::EncodingKey;
 use jwt_layer::{
     Algorithm, AuthError, ConfigError, JwtLayer, Key, KeySet, SigningKey, TokenIssuer, Validator,
 };
-use serde_json::json;
+use serde_json::{Value, json};
 
 fn validator_for(keys: KeySet) -> Validator {
     Validator::builder(keys)
@@ -481,4 +481,67 @@ async fn issued_tokens_carry_the_rfc_9068_claims() {
         issuer.issue("user-1", &json!([1, 2])).unwrap_err(),
         jwt_layer::IssueError::NotAnObject
     );
+}
+
+#[tokio::test]
+async fn jwks_documents_never_yield_symmetric_or_non_signature_keys() {
+    let rsa = SigningKey::rsa_pem(Algorithm::RS256, &key_file("rsa_private.pem"))
+        .unwrap()
+        .with_kid("r1");
+    let published = KeySet::single(rsa.verifying_key()).jwks();
+    let rsa_jwk = serde_json::to_value(&published.keys[0]).unwrap();
+    let jwks = |keys: Vec<Value>| -> jwt_layer::JwkSet {
+        serde_json::from_value(json!({ "keys": keys })).unwrap()
+    };
+    // A symmetric key in a public document: anyone could sign with it.
+    let oct = json!({
+        "kty": "oct", "alg": "HS256", "kid": "h1",
+        "k": "c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LXNlY3JldC0zMg"
+    });
+    let err = KeySet::from_jwks(&jwks(vec![rsa_jwk.clone(), oct.clone()])).unwrap_err();
+    assert!(err.to_string().contains("\"oct\""), "{err}");
+    // The lenient reading skips it (and says so in the log) and keeps the rest.
+    let lenient =
+        KeySet::from_jwks_assuming(&jwks(vec![rsa_jwk.clone(), oct.clone()]), Algorithm::RS256)
+            .unwrap();
+    assert_eq!(lenient.len(), 1);
+    assert_eq!(lenient.keys()[0].kid(), Some("r1"));
+    assert_eq!(
+        KeySet::from_jwks_assuming(&jwks(vec![oct.clone()]), Algorithm::HS256).unwrap_err(),
+        ConfigError::NoKeys
+    );
+    // A token forged with the published secret is refused by the lenient set.
+    let app = App::new(JwtLayer::new(validator_for(lenient)));
+    let mut header = at_header(Algorithm::HS256);
+    header.kid = Some("h1".into());
+    let forged = sign(
+        &header,
+        &good_claims(),
+        &EncodingKey::from_secret(b"secret-secret-secret-secret-secret-32"),
+    );
+    assert_eq!(app.bearer(&forged).await.error, Some(AuthError::UnknownKey));
+
+    // `use` and `key_ops` are honoured: only signature-verification keys count.
+    let with = |extra: Value| {
+        let mut jwk = rsa_jwk.clone();
+        for (name, value) in extra.as_object().unwrap() {
+            jwk[name] = value.clone();
+        }
+        jwk
+    };
+    for (extra, usable) in [
+        (json!({"use": "sig"}), true),
+        (json!({"use": "enc"}), false),
+        (json!({"key_ops": ["verify"]}), true),
+        (json!({"key_ops": ["sign", "verify"]}), true),
+        (json!({"key_ops": ["sign"]}), false),
+        (json!({"key_ops": ["encrypt"]}), false),
+        (json!({"key_ops": []}), false),
+    ] {
+        let set = KeySet::from_jwks(&jwks(vec![with(extra.clone())]));
+        assert_eq!(set.is_ok(), usable, "{extra}");
+        if !usable {
+            assert_eq!(set.unwrap_err(), ConfigError::NoKeys, "{extra}");
+        }
+    }
 }

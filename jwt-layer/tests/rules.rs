@@ -35,6 +35,24 @@ fn hs256_with_header(edit: impl FnOnce(&mut jsonwebtoken::Header)) -> String {
     )
 }
 
+/// A token whose header is this exact JSON text, with good claims, validly signed.
+fn signed_with_raw_header(header_json: &str) -> String {
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let input = format!(
+        "{}.{}",
+        b64.encode(header_json),
+        b64.encode(good_claims().to_string())
+    );
+    let signature = jsonwebtoken::crypto::sign(
+        input.as_bytes(),
+        &EncodingKey::from_secret(common::SECRET),
+        jwt_layer::Algorithm::HS256,
+    )
+    .unwrap();
+    format!("{input}.{signature}")
+}
+
 fn claims_with(edit: impl FnOnce(&mut serde_json::Map<String, Value>)) -> Value {
     let mut claims = good_claims();
     edit(claims.as_object_mut().unwrap());
@@ -175,6 +193,89 @@ fn token_cases() -> Vec<Case> {
             "crit header",
             bearer_request(&hs256_with_header(|h| h.crit = Some(vec!["exp".into()]))),
             AuthError::CriticalHeader,
+        ),
+        case(
+            "crit null",
+            bearer_request(&signed_with_raw_header(
+                r#"{"alg":"HS256","typ":"at+jwt","crit":null}"#,
+            )),
+            AuthError::CriticalHeader,
+        ),
+        case(
+            "crit empty array",
+            bearer_request(&signed_with_raw_header(
+                r#"{"alg":"HS256","typ":"at+jwt","crit":[]}"#,
+            )),
+            AuthError::CriticalHeader,
+        ),
+        case(
+            "typ with a multibyte character straddling byte 12",
+            bearer_request(&signed_with_raw_header(
+                r#"{"alg":"HS256","typ":"aaaaaaaaaaaé"}"#,
+            )),
+            AuthError::WrongType,
+        ),
+        case(
+            "typ application/ with a multibyte character after it",
+            bearer_request(&signed_with_raw_header(
+                r#"{"alg":"HS256","typ":"applicationé/at+jwt"}"#,
+            )),
+            AuthError::WrongType,
+        ),
+        case(
+            "alg null",
+            bearer_request(&signed_with_raw_header(r#"{"alg":null,"typ":"at+jwt"}"#)),
+            AuthError::Malformed,
+        ),
+        case(
+            "alg a number",
+            bearer_request(&signed_with_raw_header(r#"{"alg":256,"typ":"at+jwt"}"#)),
+            AuthError::Malformed,
+        ),
+        case(
+            "alg an array",
+            bearer_request(&signed_with_raw_header(
+                r#"{"alg":["HS256"],"typ":"at+jwt"}"#,
+            )),
+            AuthError::Malformed,
+        ),
+        case(
+            "kid null",
+            bearer_request(&signed_with_raw_header(
+                r#"{"alg":"HS256","typ":"at+jwt","kid":null}"#,
+            )),
+            AuthError::Malformed,
+        ),
+        case(
+            "kid a number",
+            bearer_request(&signed_with_raw_header(
+                r#"{"alg":"HS256","typ":"at+jwt","kid":1}"#,
+            )),
+            AuthError::Malformed,
+        ),
+        case(
+            "kid an array",
+            bearer_request(&signed_with_raw_header(
+                r#"{"alg":"HS256","typ":"at+jwt","kid":["a"]}"#,
+            )),
+            AuthError::Malformed,
+        ),
+        case(
+            "typ null",
+            bearer_request(&signed_with_raw_header(r#"{"alg":"HS256","typ":null}"#)),
+            AuthError::Malformed,
+        ),
+        case(
+            "typ a number",
+            bearer_request(&signed_with_raw_header(r#"{"alg":"HS256","typ":9068}"#)),
+            AuthError::Malformed,
+        ),
+        case(
+            "typ an array",
+            bearer_request(&signed_with_raw_header(
+                r#"{"alg":"HS256","typ":["at+jwt"]}"#,
+            )),
+            AuthError::Malformed,
         ),
         case(
             "typ missing",
@@ -331,6 +432,78 @@ fn token_cases() -> Vec<Case> {
             AuthError::ClaimsShape,
         ),
         case(
+            "exp at 2^64-1",
+            bearer_request(&hs(claims_with(|c| {
+                c.insert("exp".into(), json!(u64::MAX));
+            }))),
+            AuthError::LifetimeTooLong,
+        ),
+        case(
+            "exp ten years ahead",
+            bearer_request(&hs(claims_with(|c| {
+                c.insert("exp".into(), json!(now + 10 * 365 * 24 * 3600));
+            }))),
+            AuthError::LifetimeTooLong,
+        ),
+        case(
+            "no iat, exp 25 hours ahead",
+            bearer_request(&hs(claims_with(|c| {
+                c.remove("iat");
+                c.insert("exp".into(), json!(now + 25 * 3600));
+            }))),
+            AuthError::LifetimeTooLong,
+        ),
+        case(
+            "iat long ago, exp soon (a 48 h token)",
+            bearer_request(&hs(claims_with(|c| {
+                c.insert("iat".into(), json!(now - 47 * 3600));
+                c.insert("exp".into(), json!(now + 3600));
+            }))),
+            AuthError::LifetimeTooLong,
+        ),
+        case(
+            "sub empty",
+            bearer_request(&hs(claims_with(|c| {
+                c.insert("sub".into(), json!(""));
+            }))),
+            AuthError::MissingSubject,
+        ),
+        case(
+            "sub missing",
+            bearer_request(&hs(claims_with(|c| {
+                c.remove("sub");
+            }))),
+            AuthError::MissingSubject,
+        ),
+        case(
+            "sub null",
+            bearer_request(&hs(claims_with(|c| {
+                c.insert("sub".into(), Value::Null);
+            }))),
+            AuthError::InvalidClaim,
+        ),
+        case(
+            "nbf null",
+            bearer_request(&hs(claims_with(|c| {
+                c.insert("nbf".into(), Value::Null);
+            }))),
+            AuthError::InvalidClaim,
+        ),
+        case(
+            "exp null",
+            bearer_request(&hs(claims_with(|c| {
+                c.insert("exp".into(), Value::Null);
+            }))),
+            AuthError::InvalidClaim,
+        ),
+        case(
+            "aud null",
+            bearer_request(&hs(claims_with(|c| {
+                c.insert("aud".into(), Value::Null);
+            }))),
+            AuthError::WrongAudience,
+        ),
+        case(
             "sub not a string",
             bearer_request(&hs(claims_with(|c| {
                 c.insert("sub".into(), json!(42));
@@ -371,6 +544,26 @@ fn request_cases() -> Vec<Case> {
         case(
             "bearer then a tab",
             with_header("authorization", &format!("Bearer \t{good}")),
+            AuthError::MalformedHeader,
+        ),
+        case(
+            "bearer then a tab, no space",
+            with_header("authorization", "Bearer\tgarbage"),
+            AuthError::MalformedHeader,
+        ),
+        case(
+            "bearer glued to the token",
+            with_header("authorization", &format!("Bearer{good}")),
+            AuthError::MalformedHeader,
+        ),
+        case(
+            "bearer, lower case, tab",
+            with_header("authorization", &format!("bearer\t{good}")),
+            AuthError::MalformedHeader,
+        ),
+        case(
+            "bearer with a trailing space",
+            with_header("authorization", &format!("Bearer {good} ")),
             AuthError::MalformedHeader,
         ),
         case(
@@ -555,6 +748,64 @@ async fn leeway_is_applied_and_exp_equal_to_now_is_expired() {
         c.insert("iat".into(), json!(now() + 10));
     }));
     assert_eq!(app.bearer(&soon).await.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn maximum_lifetime_and_subject_rules_are_configurable() {
+    use jwt_layer::{ConfigError, Key, KeySet, Validator};
+    use std::time::Duration;
+    let keys = || KeySet::single(Key::hmac(jwt_layer::Algorithm::HS256, SECRET).unwrap());
+    assert_eq!(
+        Validator::builder(keys())
+            .max_lifetime(Duration::ZERO)
+            .build()
+            .unwrap_err(),
+        ConfigError::ZeroMaxLifetime
+    );
+    // A one-hour cap refuses a two-hour token and takes a 59-minute one.
+    let hourly = Validator::builder(keys())
+        .issuer(ISSUER)
+        .audience(AUDIENCE)
+        .max_lifetime(Duration::from_secs(3600))
+        .build()
+        .unwrap();
+    let app = App::new(JwtLayer::new(hourly));
+    let two_hours = hs256(&claims_with(|c| {
+        c.insert("exp".into(), json!(now() + 7200));
+    }));
+    assert_eq!(
+        app.bearer(&two_hours).await.error,
+        Some(AuthError::LifetimeTooLong)
+    );
+    let short = hs256(&claims_with(|c| {
+        c.insert("exp".into(), json!(now() + 3540));
+    }));
+    assert_eq!(app.bearer(&short).await.status, StatusCode::OK);
+
+    // The default validator refuses a token without `sub`; the opt-out takes it
+    // (but never an empty one).
+    let no_sub = hs256(&claims_with(|c| {
+        c.remove("sub");
+    }));
+    assert_eq!(
+        validator().verify::<Value>(&no_sub).unwrap_err(),
+        AuthError::MissingSubject
+    );
+    let relaxed = Validator::builder(keys())
+        .issuer(ISSUER)
+        .audience(AUDIENCE)
+        .allow_missing_subject()
+        .build()
+        .unwrap();
+    let verified = relaxed.verify::<Value>(&no_sub).unwrap();
+    assert_eq!(verified.token().subject(), None);
+    let empty_sub = hs256(&claims_with(|c| {
+        c.insert("sub".into(), json!(""));
+    }));
+    assert_eq!(
+        relaxed.verify::<Value>(&empty_sub).unwrap_err(),
+        AuthError::MissingSubject
+    );
 }
 
 #[tokio::test]

@@ -456,3 +456,103 @@ async fn non_ascii_cookies_neither_hide_nor_smuggle_tokens() {
         .await;
     assert_eq!(reply.error, Some(AuthError::ConflictingCredentials));
 }
+
+/// A Cookie header value from raw bytes (non-ASCII names included).
+fn cookie_header(text: &str) -> http::HeaderValue {
+    http::HeaderValue::from_bytes(text.as_bytes()).unwrap()
+}
+
+#[tokio::test]
+async fn cookie_names_padded_with_unicode_whitespace_are_other_cookies() {
+    let app = App::new(browser_layer());
+    let token = good_token();
+    let other = hs256(&{
+        let mut c = good_claims();
+        c["sub"] = "mallory".into();
+        c
+    });
+    // U+2000 and U+00A0 are whitespace to Unicode, not to RFC 6265: such a name
+    // is not `__Host-access_token` (a sibling site can plant it; it has no
+    // `__Host-` guarantee), so alone it is no credential at all.
+    for padding in ["\u{2000}", "\u{a0}", "\u{3000}", "\u{feff}"] {
+        let reply = app
+            .send(
+                get()
+                    .header(
+                        "cookie",
+                        cookie_header(&format!("{padding}{COOKIE}={token}")),
+                    )
+                    .body(Body::empty())
+                    .unwrap(),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "{padding:?}");
+        assert_eq!(reply.error, Some(AuthError::Missing), "{padding:?}");
+        assert_eq!(reply.challenge(), Some(r#"Bearer realm="api""#));
+
+        // Beside the real cookie, the real one is used (and no conflict is seen).
+        let reply = app
+            .send(
+                get()
+                    .header(
+                        "cookie",
+                        cookie_header(&format!("{padding}{COOKIE}={other}; {COOKIE}={token}")),
+                    )
+                    .body(Body::empty())
+                    .unwrap(),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::OK, "{padding:?}: {}", reply.body);
+        assert_eq!(reply.body, "user-1 Ada cookie");
+    }
+    // SP and HTAB around names and values are trimmed (RFC 6265 §5.2).
+    let reply = app
+        .send(
+            get()
+                .header("cookie", format!("a=1;\t{COOKIE} = {token}\t"))
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+}
+
+#[tokio::test]
+async fn a_malformed_bearer_header_never_falls_through_to_the_cookie() {
+    let app = App::new(browser_layer());
+    let token = good_token();
+    for authorization in [
+        "Bearer\tgarbage".to_owned(),
+        format!("Bearer\t{token}"),
+        format!("BEARER{token}"),
+        "Bearer".to_owned(),
+        format!("Bearer {token} extra"),
+    ] {
+        let reply = app
+            .send(
+                get()
+                    .header("authorization", &authorization)
+                    .header("cookie", format!("{COOKIE}={token}"))
+                    .body(Body::empty())
+                    .unwrap(),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{authorization:?}");
+        assert_eq!(
+            reply.error,
+            Some(AuthError::MalformedHeader),
+            "{authorization:?}"
+        );
+    }
+    // Another scheme is still not ours: the cookie authenticates.
+    let reply = app
+        .send(
+            get()
+                .header("authorization", "Basic dXNlcjpwYXNz")
+                .header("cookie", format!("{COOKIE}={token}"))
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::OK);
+}
