@@ -58,6 +58,7 @@
 //! - [`keys`]: keys bound to one algorithm each, chosen by `kid`;
 //! - [`jwks`]: keys from an identity provider's JWKS, refreshed in the background;
 //! - [`validate`]: the strict verification policy;
+//! - [`cache`]: the verified-token cache (feature `cache`, on by default);
 //! - [`claims`]: what handlers receive;
 //! - [`error`]: refusals, RFC 6750 challenges, the response hook;
 //! - [`revocation`]: the async revocation hook (fails closed);
@@ -72,6 +73,7 @@
 //!   Exactly one must be enabled; anything else is a compile error.
 //! - `redis`: `store::RedisStore`, for many instances sharing one state.
 //! - `password`: the `password` module, Argon2id password hashing for login handlers.
+//! - `cache` (default): the [verified-token cache](cache), with `quick_cache`.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 // Hostile input never panics: no slicing or indexing of data, no unwrap/expect,
@@ -100,6 +102,9 @@ compile_error!(
     "jwt-layer: the features `aws-lc-rs` and `rust-crypto` are exclusive; with `rust-crypto`, add `default-features = false`"
 );
 
+#[cfg(feature = "cache")]
+#[cfg_attr(docsrs, doc(cfg(feature = "cache")))]
+pub mod cache;
 pub mod claims;
 pub mod cookie;
 pub mod csrf;
@@ -113,7 +118,6 @@ mod layer;
 pub mod password;
 pub mod refresh;
 pub mod revocation;
-mod service;
 pub mod source;
 pub mod store;
 pub mod validate;
@@ -124,9 +128,8 @@ pub use issue::{IssueError, IssuedToken, TokenIssuer};
 pub use jsonwebtoken::Algorithm;
 pub use jsonwebtoken::jwk::{Jwk, JwkSet};
 pub use keys::{Key, KeySet, SigningKey};
-pub use layer::{DEFAULT_REALM, JwtLayer};
+pub use layer::{DEFAULT_REALM, JwtLayer, JwtService, ResponseFuture};
 pub use refresh::{RefreshError, RefreshTokens, TokenPair};
 pub use revocation::{RevocationCheck, RevocationError};
-pub use service::{JwtService, ResponseFuture};
-pub use source::TokenSource;
+pub use source::{TokenSource, TokenSourceKind};
 pub use validate::{Validator, ValidatorBuilder};
