@@ -40,6 +40,7 @@ use http::header::{self, HeaderMap, HeaderValue};
 
 use crate::error::AuthError;
 use crate::issue::IssuedToken;
+#[cfg(feature = "refresh")]
 use crate::refresh::TokenPair;
 use crate::source::{DEFAULT_COOKIE_NAME, TokenSource};
 
@@ -117,6 +118,8 @@ impl AuthCookies {
     }
 
     /// Appends `Set-Cookie` for both tokens of `pair`, and `Cache-Control: no-store`.
+    #[cfg(feature = "refresh")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "refresh")))]
     pub fn set_pair(&self, headers: &mut HeaderMap, pair: &TokenPair) {
         append(
             headers,

@@ -25,7 +25,7 @@ use std::sync::Arc;
 use jsonwebtoken::jwk::{
     AlgorithmParameters, Jwk, JwkSet, KeyAlgorithm, KeyOperations, PublicKeyUse,
 };
-use jsonwebtoken::{Algorithm, AlgorithmFamily, DecodingKey, EncodingKey};
+use jsonwebtoken::{Algorithm, AlgorithmFamily, DecodingKey};
 
 use crate::error::ConfigError;
 
@@ -58,7 +58,7 @@ fn family_name(family: AlgorithmFamily) -> &'static str {
     }
 }
 
-fn expect_family(alg: Algorithm, family: AlgorithmFamily) -> Result<(), ConfigError> {
+pub(crate) fn expect_family(alg: Algorithm, family: AlgorithmFamily) -> Result<(), ConfigError> {
     if alg.family() == family {
         Ok(())
     } else {
@@ -69,7 +69,7 @@ fn expect_family(alg: Algorithm, family: AlgorithmFamily) -> Result<(), ConfigEr
     }
 }
 
-fn invalid(what: &'static str, err: jsonwebtoken::errors::Error) -> ConfigError {
+pub(crate) fn invalid(what: &'static str, err: jsonwebtoken::errors::Error) -> ConfigError {
     ConfigError::InvalidKey {
         what,
         reason: err.to_string(),
@@ -201,7 +201,11 @@ impl Key {
         Ok(Self::from_parts(alg, decoding, jwk))
     }
 
-    fn from_parts(alg: Algorithm, decoding: DecodingKey, public_jwk: Option<Jwk>) -> Self {
+    pub(crate) fn from_parts(
+        alg: Algorithm,
+        decoding: DecodingKey,
+        public_jwk: Option<Jwk>,
+    ) -> Self {
         Self {
             kid: None,
             alg,
@@ -396,82 +400,5 @@ impl KeySet {
             None => return None,
         };
         self.inner.keys.get(index)
-    }
-}
-
-/// A private key for signing, bound to one algorithm, with its verifying twin.
-#[derive(Clone)]
-pub struct SigningKey {
-    pub(crate) encoding: EncodingKey,
-    pub(crate) verifying: Key,
-}
-
-impl std::fmt::Debug for SigningKey {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SigningKey")
-            .field("kid", &self.verifying.kid)
-            .field("alg", &self.verifying.alg)
-            .finish_non_exhaustive()
-    }
-}
-
-impl SigningKey {
-    /// An HMAC secret (same length rule as [`Key::hmac`]).
-    pub fn hmac(alg: Algorithm, secret: &[u8]) -> Result<Self, ConfigError> {
-        let verifying = Key::hmac(alg, secret)?;
-        Ok(Self {
-            encoding: EncodingKey::from_secret(secret),
-            verifying,
-        })
-    }
-
-    /// An RSA private key in PEM (PKCS#1 or PKCS#8), for `RS*` or `PS*`.
-    pub fn rsa_pem(alg: Algorithm, pem: &[u8]) -> Result<Self, ConfigError> {
-        expect_family(alg, AlgorithmFamily::Rsa)?;
-        let encoding = EncodingKey::from_rsa_pem(pem).map_err(|e| invalid("RSA private", e))?;
-        Self::asymmetric(alg, encoding)
-    }
-
-    /// An EC private key in PEM (PKCS#8), for `ES256` or `ES384`.
-    pub fn ec_pem(alg: Algorithm, pem: &[u8]) -> Result<Self, ConfigError> {
-        expect_family(alg, AlgorithmFamily::Ec)?;
-        let encoding = EncodingKey::from_ec_pem(pem).map_err(|e| invalid("EC private", e))?;
-        Self::asymmetric(alg, encoding)
-    }
-
-    /// An Ed25519 private key in PEM (PKCS#8), for `EdDSA`.
-    pub fn ed_pem(pem: &[u8]) -> Result<Self, ConfigError> {
-        let encoding = EncodingKey::from_ed_pem(pem).map_err(|e| invalid("Ed25519 private", e))?;
-        Self::asymmetric(Algorithm::EdDSA, encoding)
-    }
-
-    fn asymmetric(alg: Algorithm, encoding: EncodingKey) -> Result<Self, ConfigError> {
-        let public = Jwk::from_encoding_key(&encoding, alg).map_err(|e| invalid("private", e))?;
-        let decoding = DecodingKey::from_jwk(&public).map_err(|e| invalid("public", e))?;
-        Ok(Self {
-            encoding,
-            verifying: Key::from_parts(alg, decoding, Some(public)),
-        })
-    }
-
-    /// Names this key; issued tokens carry this `kid`.
-    pub fn with_kid(mut self, kid: impl Into<String>) -> Self {
-        self.verifying = self.verifying.with_kid(kid);
-        self
-    }
-
-    /// The verifying key, to put into the layer's [`KeySet`].
-    pub fn verifying_key(&self) -> Key {
-        self.verifying.clone()
-    }
-
-    /// The algorithm.
-    pub fn algorithm(&self) -> Algorithm {
-        self.verifying.alg
-    }
-
-    /// The key id, if any.
-    pub fn kid(&self) -> Option<&str> {
-        self.verifying.kid.as_deref()
     }
 }

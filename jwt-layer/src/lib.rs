@@ -53,27 +53,47 @@
 //! # Ok(()) }
 //! ```
 //!
-//! # Modules
-//! - [`source`]: where tokens come from, and the conflict rules;
-//! - [`keys`]: keys bound to one algorithm each, chosen by `kid`;
-//! - [`jwks`]: keys from an identity provider's JWKS, refreshed in the background;
-//! - [`validate`]: the strict verification policy;
-//! - [`cache`]: the verified-token cache (feature `cache`, on by default);
-//! - [`claims`]: what handlers receive;
-//! - [`error`]: refusals, RFC 6750 challenges, the response hook;
-//! - [`revocation`]: the async revocation hook (fails closed);
-//! - [`issue`]: signing access tokens with the same configuration;
-//! - [`refresh`]: opaque refresh tokens, rotation, reuse detection, logout;
-//! - [`store`]: the state behind refresh and revocation (memory, Redis);
-//! - [`cookie`]: `Set-Cookie` helpers for browser apps;
-//! - [`csrf`]: the cross-site check of cookie-authenticated requests.
+//! # How a request flows
+//! The modules follow one request, and each imports only the ones before it
+//! (plus the leaf helpers `header` and `error`):
+//! 1. [`source`]: where the token is taken from (Bearer header, cookie, a custom
+//!    header, the query, or yours), and the conflict rules: a duplicated or
+//!    disagreeing credential is a 400, a malformed one never falls through;
+//! 2. [`keys`]: the key the token's `kid` names, each bound to one algorithm;
+//! 3. [`validate`]: the shape, the JOSE header, the signature
+//!    (`jsonwebtoken::crypto::verify`), then the claims (expiry, lifetime,
+//!    subject, issuer, audience);
+//!    A [verified-token cache](cache) (feature `cache`, on by default) lets a
+//!    token seen before skip the header and signature work, never the checks
+//!    that follow;
+//! 4. [`claims`]: what handlers receive, decoded once ([`Verified<T>`],
+//!    [`VerifiedToken`]);
+//! 5. [`csrf`]: the cross-site check of cookie-borne tokens on unsafe methods;
+//! 6. [`revocation`]: the async hook that may still refuse (fails closed: 503);
+//! 7. [`error`]: every refusal, answered the RFC 6750 way, through one responder
+//!    that the extractors of `jwt-extractor` use too.
+//!
+//! The [`JwtLayer`] runs steps 1–6 for each request and puts the result in the
+//! request extensions. Around that core, behind features:
+//! - `issue`: [`issue`] (`TokenIssuer`, `SigningKey`) signs tokens this layer
+//!   accepts; [`cookie`] sets them as HttpOnly cookies;
+//! - `refresh`: [`refresh`] (`RefreshTokens`) rotates refresh tokens with reuse
+//!   detection, over a [`store`] (`MemoryStore`; `RedisStore` with `redis`);
+//! - `jwks`: [`jwks`] keeps keys from an identity provider's JWKS fresh;
+//! - `password`: [`password`] hashes and verifies passwords with Argon2id.
 //!
 //! # Features
-//! - `aws-lc-rs` (default) or `rust-crypto`: the crypto backend of `jsonwebtoken`.
-//!   Exactly one must be enabled; anything else is a compile error.
-//! - `redis`: `store::RedisStore`, for many instances sharing one state.
-//! - `password`: the `password` module, Argon2id password hashing for login handlers.
-//! - `cache` (default): the [verified-token cache](cache), with `quick_cache`.
+//! | feature | default | what |
+//! |---|---|---|
+//! | `aws-lc-rs` / `rust-crypto` | `aws-lc-rs` | the crypto backend of `jsonwebtoken`; exactly one, anything else is a compile error |
+//! | `cache` | yes | the [verified-token cache](cache) (adds `quick_cache`) |
+//! | `issue` | no | `TokenIssuer`, `SigningKey`, `Set-Cookie` helpers (adds `rand`, `cookie`) |
+//! | `refresh` | no | `RefreshTokens`, `store::MemoryStore` (implies `issue`; adds `sha2`) |
+//! | `redis` | no | `store::RedisStore`, for many instances (implies `refresh`) |
+//! | `jwks` | no | `jwks::JwksRefresher` (adds `tokio`) |
+//! | `password` | no | Argon2id password hashing (adds `argon2`, `tokio`) |
+//!
+//! The default build verifies tokens and nothing else.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 // Hostile input never panics: no slicing or indexing of data, no unwrap/expect,
@@ -106,29 +126,42 @@ compile_error!(
 #[cfg_attr(docsrs, doc(cfg(feature = "cache")))]
 pub mod cache;
 pub mod claims;
+#[cfg(feature = "issue")]
+#[cfg_attr(docsrs, doc(cfg(feature = "issue")))]
 pub mod cookie;
 pub mod csrf;
 pub mod error;
 mod header;
+#[cfg(feature = "issue")]
+#[cfg_attr(docsrs, doc(cfg(feature = "issue")))]
 pub mod issue;
+#[cfg(feature = "jwks")]
+#[cfg_attr(docsrs, doc(cfg(feature = "jwks")))]
 pub mod jwks;
 pub mod keys;
 mod layer;
 #[cfg(feature = "password")]
+#[cfg_attr(docsrs, doc(cfg(feature = "password")))]
 pub mod password;
+#[cfg(feature = "refresh")]
+#[cfg_attr(docsrs, doc(cfg(feature = "refresh")))]
 pub mod refresh;
 pub mod revocation;
 pub mod source;
+#[cfg(feature = "refresh")]
+#[cfg_attr(docsrs, doc(cfg(feature = "refresh")))]
 pub mod store;
 pub mod validate;
 
 pub use claims::{Anonymous, RegisteredClaims, RoleClaim, Verified, VerifiedToken};
 pub use error::{AuthError, ConfigError, ErrorCode, ErrorResponder};
-pub use issue::{IssueError, IssuedToken, TokenIssuer};
+#[cfg(feature = "issue")]
+pub use issue::{IssueError, IssuedToken, SigningKey, TokenIssuer};
 pub use jsonwebtoken::Algorithm;
 pub use jsonwebtoken::jwk::{Jwk, JwkSet};
-pub use keys::{Key, KeySet, SigningKey};
+pub use keys::{Key, KeySet};
 pub use layer::{DEFAULT_REALM, JwtLayer, JwtService, ResponseFuture};
+#[cfg(feature = "refresh")]
 pub use refresh::{RefreshError, RefreshTokens, TokenPair};
 pub use revocation::{RevocationCheck, RevocationError};
 pub use source::{TokenSource, TokenSourceKind};
