@@ -39,6 +39,8 @@ use std::sync::{Arc, OnceLock};
 use jsonwebtoken::Algorithm;
 use serde_json::{Map, Value};
 
+use crate::source::TokenSourceKind;
+
 /// The registered claims of RFC 7519 §4.1, as verified.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RegisteredClaims {
@@ -140,7 +142,7 @@ struct TokenInner {
     raw: OnceLock<Map<String, Value>>,
     kid: Option<String>,
     alg: Algorithm,
-    source: &'static str,
+    source: TokenSourceKind,
     role_claim: RoleClaim,
 }
 
@@ -150,6 +152,7 @@ impl VerifiedToken {
         payload: String,
         kid: Option<String>,
         alg: Algorithm,
+        source: TokenSourceKind,
         role_claim: RoleClaim,
     ) -> Self {
         Self {
@@ -159,17 +162,10 @@ impl VerifiedToken {
                 raw: OnceLock::new(),
                 kid,
                 alg,
-                source: "direct",
+                source,
                 role_claim,
             }),
         }
-    }
-
-    pub(crate) fn with_source(mut self, source: &'static str) -> Self {
-        if let Some(inner) = Arc::get_mut(&mut self.inner) {
-            inner.source = source;
-        }
-        self
     }
 
     /// The registered claims.
@@ -206,9 +202,10 @@ impl VerifiedToken {
         self.inner.alg
     }
 
-    /// Where the token came from: `"bearer"`, `"cookie"`, `"header"`, `"query"`,
-    /// `"custom"`, or `"direct"` when verified outside the layer.
-    pub fn source(&self) -> &'static str {
+    /// Where the token came from: the kind of [`TokenSource`](crate::TokenSource)
+    /// that found it, or [`TokenSourceKind::Direct`] when verified outside the
+    /// layer. [`TokenSourceKind::as_str`] names it for logs.
+    pub fn source(&self) -> TokenSourceKind {
         self.inner.source
     }
 
@@ -254,6 +251,26 @@ impl<T> Verified<T> {
         }
     }
 
+    /// Type-erased, for the verified-token cache (which is not generic over `T`).
+    #[cfg_attr(not(feature = "cache"), allow(dead_code))]
+    pub(crate) fn into_any(self) -> Arc<dyn std::any::Any + Send + Sync>
+    where
+        T: Send + Sync + 'static,
+    {
+        self.inner
+    }
+
+    /// Back from [`into_any`](Self::into_any); `None` for another `T`.
+    #[cfg_attr(not(feature = "cache"), allow(dead_code))]
+    pub(crate) fn from_any(any: Arc<dyn std::any::Any + Send + Sync>) -> Option<Self>
+    where
+        T: Send + Sync + 'static,
+    {
+        any.downcast::<(T, VerifiedToken)>()
+            .ok()
+            .map(|inner| Self { inner })
+    }
+
     /// The application's claims.
     pub fn claims(&self) -> &T {
         &self.inner.0
@@ -262,13 +279,6 @@ impl<T> Verified<T> {
     /// The registered claims, raw object, key and roles.
     pub fn token(&self) -> &VerifiedToken {
         &self.inner.1
-    }
-
-    pub(crate) fn with_source(self, source: &'static str) -> Self {
-        match Arc::try_unwrap(self.inner) {
-            Ok((claims, token)) => Self::new(claims, token.with_source(source)),
-            Err(inner) => Self { inner },
-        }
     }
 }
 

@@ -1,19 +1,26 @@
-//! [`JwtLayer`]: configuration, and the tower [`Layer`].
+//! [`JwtLayer`] (configuration, the tower [`Layer`]), the [`JwtService`] it
+//! wraps around yours, and the service's [`ResponseFuture`].
+use std::future::Future;
 use std::marker::PhantomData;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 
 use bytes::Bytes;
-use http::Response;
 use http::request::Parts;
+use http::{Request, Response};
+use pin_project_lite::pin_project;
 use serde::de::DeserializeOwned;
 use tower_layer::Layer;
+use tower_service::Service;
 
-use crate::claims::Anonymous;
+#[cfg(feature = "cache")]
+use crate::cache::{CacheConfig, CacheStats, TokenCache};
+use crate::claims::{Anonymous, Verified};
 use crate::csrf::CsrfPolicy;
 use crate::error::{AuthError, ErrorHandler, ErrorResponder};
 use crate::revocation::{RevocationCheck, RevocationError};
-use crate::service::JwtService;
-use crate::source::{TokenSource, find_token};
+use crate::source::{BoxFuture, Found, TokenSource, TokenSourceKind, find_token, find_token_now};
 use crate::validate::Validator;
 
 /// The default realm in `WWW-Authenticate`.
@@ -26,6 +33,10 @@ pub const DEFAULT_REALM: &str = "api";
 /// [`VerifiedToken`](crate::VerifiedToken) into the request extensions.
 ///
 /// Cheap to clone: the configuration sits behind an `Arc`.
+///
+/// With the `cache` feature (on by default), verified tokens are kept in a
+/// [verified-token cache](crate::cache) shared by the layer's clones; see
+/// [`cache`](Self::cache) and [`without_cache`](Self::without_cache).
 ///
 /// ```
 /// use jwt_layer::{Algorithm, JwtLayer, Key, KeySet, TokenSource, Validator};
@@ -78,6 +89,12 @@ pub(crate) struct LayerConfig {
     on_error: Option<Arc<ErrorHandler>>,
     responder: ErrorResponder,
     csrf: CsrfPolicy,
+    /// Whether a request can be authenticated without awaiting (no custom
+    /// source, no revocation hook): then the service needs no boxed future and
+    /// no clone of the inner service.
+    sync: bool,
+    #[cfg(feature = "cache")]
+    cache: Option<Arc<TokenCache>>,
 }
 
 impl<T> JwtLayer<T> {
@@ -85,6 +102,9 @@ impl<T> JwtLayer<T> {
     pub fn new(validator: Validator) -> Self {
         Self {
             config: Arc::new(LayerConfig {
+                #[cfg(feature = "cache")]
+                cache: TokenCache::new(CacheConfig::default(), validator.key_generation())
+                    .map(Arc::new),
                 validator,
                 sources: vec![TokenSource::Bearer],
                 optional: false,
@@ -93,6 +113,7 @@ impl<T> JwtLayer<T> {
                 on_error: None,
                 responder: ErrorResponder::default(),
                 csrf: CsrfPolicy::default(),
+                sync: true,
             }),
             _claims: PhantomData,
         }
@@ -102,6 +123,11 @@ impl<T> JwtLayer<T> {
         let config = Arc::make_mut(&mut self.config);
         f(config);
         config.responder = ErrorResponder::new(&config.realm, config.on_error.clone());
+        config.sync = config.revocation.is_none()
+            && !config
+                .sources
+                .iter()
+                .any(|source| matches!(source, TokenSource::Custom(_)));
         self
     }
 
@@ -159,13 +185,34 @@ impl<T> JwtLayer<T> {
         self.edit(|c| c.on_error = Some(handler))
     }
 
+    /// Sizes the [verified-token cache](crate::cache) (on by default, with
+    /// [`CacheConfig::default`]). The layer gets a new, empty cache.
+    #[cfg(feature = "cache")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "cache")))]
+    pub fn cache(self, config: CacheConfig) -> Self {
+        self.edit(|c| {
+            c.cache = TokenCache::new(config, c.validator.key_generation()).map(Arc::new);
+        })
+    }
+
+    /// Turns the [verified-token cache](crate::cache) off: every request
+    /// verifies its token from scratch.
+    #[cfg(feature = "cache")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "cache")))]
+    pub fn without_cache(self) -> Self {
+        self.edit(|c| c.cache = None)
+    }
+
+    /// How full the [verified-token cache](crate::cache) is; `None` when it is off.
+    #[cfg(feature = "cache")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "cache")))]
+    pub fn cache_stats(&self) -> Option<CacheStats> {
+        self.config.cache.as_ref().map(|cache| cache.stats())
+    }
+
     /// The validator.
     pub fn validator(&self) -> &Validator {
         &self.config.validator
-    }
-
-    pub(crate) fn config(&self) -> &Arc<LayerConfig> {
-        &self.config
     }
 }
 
@@ -173,31 +220,43 @@ impl<S, T> Layer<S> for JwtLayer<T> {
     type Service = JwtService<S, T>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        JwtService::new(inner, self.clone())
+        JwtService {
+            inner,
+            layer: self.clone(),
+        }
     }
 }
 
 impl LayerConfig {
-    /// Finds, verifies and checks the token; on success the claims are in `parts.extensions`.
-    pub(crate) async fn authenticate<T>(&self, parts: &mut Parts) -> Result<(), AuthError>
+    /// Authenticates without awaiting; `None` when that takes an await (a
+    /// revocation hook, a custom source), and nothing was changed then.
+    fn authenticate_now<T>(&self, parts: &mut Parts) -> Option<Result<(), AuthError>>
     where
         T: DeserializeOwned + Send + Sync + 'static,
     {
-        let Some(found) = find_token(&self.sources, parts).await? else {
-            if self.optional {
-                parts.extensions.insert(self.responder.clone());
-                parts.extensions.insert(Anonymous);
-                return Ok(());
-            }
-            return Err(AuthError::Missing);
-        };
-        let verified = self
-            .validator
-            .verify::<T>(&found.token)?
-            .with_source(found.source);
-        if found.source == "cookie" && !self.csrf.allows(parts) {
-            return Err(AuthError::CrossSiteRequest);
+        if !self.sync {
+            return None;
         }
+        let found = match find_token_now(&self.sources, parts)? {
+            Ok(found) => found,
+            Err(err) => return Some(Err(err)),
+        };
+        Some(self.verify_found::<T>(found, parts).map(|verified| match verified {
+            Some(verified) => self.accept(parts, verified),
+            None => self.accept_anonymous(parts),
+        }))
+    }
+
+    /// Finds, verifies and checks the token; on success the claims are in `parts.extensions`.
+    async fn authenticate<T>(&self, parts: &mut Parts) -> Result<(), AuthError>
+    where
+        T: DeserializeOwned + Send + Sync + 'static,
+    {
+        let found = find_token(&self.sources, parts).await?;
+        let Some(verified) = self.verify_found::<T>(found, parts)? else {
+            self.accept_anonymous(parts);
+            return Ok(());
+        };
         if let Some(check) = &self.revocation {
             match check.check(verified.token()).await {
                 Ok(()) => {}
@@ -208,14 +267,97 @@ impl LayerConfig {
                 }
             }
         }
-        parts.extensions.insert(self.responder.clone());
-        parts.extensions.insert(verified.token().clone());
-        parts.extensions.insert(verified);
+        self.accept(parts, verified);
         Ok(())
     }
 
+    /// Verifies the token found (or takes it from the cache) and runs the CSRF
+    /// check; `Ok(None)` for no token in optional mode.
+    fn verify_found<T>(
+        &self,
+        found: Option<Found>,
+        parts: &Parts,
+    ) -> Result<Option<Verified<T>>, AuthError>
+    where
+        T: DeserializeOwned + Send + Sync + 'static,
+    {
+        let Some(found) = found else {
+            return if self.optional {
+                Ok(None)
+            } else {
+                Err(AuthError::Missing)
+            };
+        };
+        let verified = self.verify::<T>(&found)?;
+        // Every request, cached token or not: a cookie is sent by the browser
+        // whoever made the page, so its requests are checked for cross-site origin.
+        match found.source {
+            TokenSourceKind::Cookie => {
+                if !self.csrf.allows(parts) {
+                    return Err(AuthError::CrossSiteRequest);
+                }
+            }
+            TokenSourceKind::Bearer
+            | TokenSourceKind::Header
+            | TokenSourceKind::Query
+            | TokenSourceKind::Custom
+            | TokenSourceKind::Direct => {}
+        }
+        Ok(Some(verified))
+    }
+
+    #[cfg(not(feature = "cache"))]
+    fn verify<T>(&self, found: &Found) -> Result<Verified<T>, AuthError>
+    where
+        T: DeserializeOwned + Send + Sync + 'static,
+    {
+        let (verified, _) = self.validator.verify_from(&found.token, found.source)?;
+        Ok(verified)
+    }
+
+    /// The verified token, from the cache when it holds it.
+    #[cfg(feature = "cache")]
+    fn verify<T>(&self, found: &Found) -> Result<Verified<T>, AuthError>
+    where
+        T: DeserializeOwned + Send + Sync + 'static,
+    {
+        let Some(cache) = &self.cache else {
+            let (verified, _) = self.validator.verify_from(&found.token, found.source)?;
+            return Ok(verified);
+        };
+        let now = crate::validate::now();
+        let generation = self.validator.key_generation();
+        if let Some(verified) = cache.get::<T>(&found.token, found.source, generation, now) {
+            return Ok(verified);
+        }
+        let (verified, generation) = self.validator.verify_from::<T>(&found.token, found.source)?;
+        let registered = verified.token().registered();
+        // Not yet valid (accepted within the leeway): verified again next time.
+        if registered.nbf.is_none_or(|nbf| nbf <= now) {
+            let dies_at = registered
+                .exp
+                .saturating_add(self.validator.leeway_secs());
+            cache.insert(&found.token, &verified, generation, dies_at);
+        }
+        Ok(verified)
+    }
+
+    /// Puts the verified claims in the extensions, for the extractors: the
+    /// responder for their refusals, the token for guards that do not know
+    /// `T`, the claims for `Claims<T>`.
+    fn accept<T: Send + Sync + 'static>(&self, parts: &mut Parts, verified: Verified<T>) {
+        parts.extensions.insert(self.responder.clone());
+        parts.extensions.insert(verified.token().clone());
+        parts.extensions.insert(verified);
+    }
+
+    fn accept_anonymous(&self, parts: &mut Parts) {
+        parts.extensions.insert(self.responder.clone());
+        parts.extensions.insert(Anonymous);
+    }
+
     /// The refusal for `err`; its one log event carries the method and path.
-    pub(crate) fn reject(&self, err: AuthError, parts: &Parts) -> Response<Bytes> {
+    fn reject(&self, err: AuthError, parts: &Parts) -> Response<Bytes> {
         let _request = tracing::info_span!(
             target: "jwt_layer",
             "request",
@@ -224,5 +366,182 @@ impl LayerConfig {
         )
         .entered();
         self.responder.respond(err)
+    }
+}
+
+/// Authenticates requests, then calls the inner service with the verified claims in
+/// the request extensions, or answers the refusal itself.
+///
+/// Generic over request and response bodies; the response body must be buildable
+/// from [`Bytes`] for refusals (true of `axum::body::Body`, `http_body_util::Full`,
+/// and `String`-like bodies).
+pub struct JwtService<S, T> {
+    inner: S,
+    layer: JwtLayer<T>,
+}
+
+impl<S: Clone, T> Clone for JwtService<S, T> {
+    fn clone(&self) -> Self {
+        Self {
+            inner: self.inner.clone(),
+            layer: self.layer.clone(),
+        }
+    }
+}
+
+impl<S: std::fmt::Debug, T> std::fmt::Debug for JwtService<S, T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("JwtService")
+            .field("inner", &self.inner)
+            .field("layer", &self.layer)
+            .finish()
+    }
+}
+
+impl<S, T> JwtService<S, T> {
+    /// The wrapped service.
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
+
+    /// The wrapped service, mutably.
+    pub fn get_mut(&mut self) -> &mut S {
+        &mut self.inner
+    }
+
+    /// The wrapped service, consuming `self`.
+    pub fn into_inner(self) -> S {
+        self.inner
+    }
+
+    /// The layer this service was made by.
+    pub fn layer(&self) -> &JwtLayer<T> {
+        &self.layer
+    }
+}
+
+impl<S, T, ReqBody, ResBody> Service<Request<ReqBody>> for JwtService<S, T>
+where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    T: DeserializeOwned + Send + Sync + 'static,
+    ReqBody: Send + 'static,
+    ResBody: From<Bytes> + 'static,
+{
+    type Response = Response<ResBody>;
+    type Error = S::Error;
+    type Future = ResponseFuture<S::Future, ResBody, S::Error>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
+        let config = &self.layer.config;
+        let (mut parts, body) = request.into_parts();
+        // The fast path: everything is synchronous, so the inner service is
+        // called right here (no clone of it, no boxed future).
+        match config.authenticate_now::<T>(&mut parts) {
+            Some(Ok(())) => {
+                return ResponseFuture::inner(self.inner.call(Request::from_parts(parts, body)));
+            }
+            Some(Err(err)) => return ResponseFuture::refused(config.reject(err, &parts)),
+            None => {}
+        }
+        // A custom source or the revocation hook awaits: the inner service is
+        // called later, so the ready one is moved into the future and a clone
+        // (not polled ready) stays behind.
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let config = Arc::clone(config);
+        ResponseFuture::boxed(Box::pin(async move {
+            match config.authenticate::<T>(&mut parts).await {
+                Ok(()) => inner.call(Request::from_parts(parts, body)).await,
+                Err(err) => Ok(config.reject(err, &parts).map(ResBody::from)),
+            }
+        }))
+    }
+}
+
+pin_project! {
+    /// The future of [`JwtService`]: the inner service's own future when the
+    /// request was authenticated without awaiting, the refusal, or a boxed
+    /// future when a custom source or the revocation hook awaits.
+    pub struct ResponseFuture<F, B, E> {
+        #[pin]
+        kind: Kind<F, B, E>,
+    }
+}
+
+pin_project! {
+    #[project = KindProj]
+    enum Kind<F, B, E> {
+        Inner {
+            #[pin]
+            future: F,
+        },
+        Refused {
+            // Built from `Bytes` when polled, so the future is `Send` whatever `B` is.
+            response: Option<Response<Bytes>>,
+            _body: PhantomData<fn() -> B>,
+        },
+        Async {
+            future: BoxFuture<'static, Result<Response<B>, E>>,
+        },
+    }
+}
+
+impl<F, B, E> ResponseFuture<F, B, E> {
+    fn inner(future: F) -> Self {
+        Self {
+            kind: Kind::Inner { future },
+        }
+    }
+
+    fn refused(response: Response<Bytes>) -> Self {
+        Self {
+            kind: Kind::Refused {
+                response: Some(response),
+                _body: PhantomData,
+            },
+        }
+    }
+
+    fn boxed(future: BoxFuture<'static, Result<Response<B>, E>>) -> Self {
+        Self {
+            kind: Kind::Async { future },
+        }
+    }
+}
+
+impl<F, B, E> Future for ResponseFuture<F, B, E>
+where
+    F: Future<Output = Result<Response<B>, E>>,
+    B: From<Bytes>,
+{
+    type Output = Result<Response<B>, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.project().kind.project() {
+            KindProj::Inner { future } => future.poll(cx),
+            KindProj::Refused { response, .. } => match response.take() {
+                Some(response) => Poll::Ready(Ok(response.map(B::from))),
+                // Polled again after it completed, which the `Future` contract
+                // leaves open: stay pending rather than panic.
+                None => Poll::Pending,
+            },
+            KindProj::Async { future } => future.as_mut().poll(cx),
+        }
+    }
+}
+
+impl<F, B, E> std::fmt::Debug for ResponseFuture<F, B, E> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let kind = match &self.kind {
+            Kind::Inner { .. } => "Inner",
+            Kind::Refused { .. } => "Refused",
+            Kind::Async { .. } => "Async",
+        };
+        f.debug_tuple("ResponseFuture").field(&kind).finish()
     }
 }

@@ -63,6 +63,9 @@
 //! 3. [`validate`]: the shape, the JOSE header, the signature
 //!    (`jsonwebtoken::crypto::verify`), then the claims (expiry, lifetime,
 //!    subject, issuer, audience);
+//!    A [verified-token cache](cache) (feature `cache`, on by default) lets a
+//!    token seen before skip the header and signature work, never the checks
+//!    that follow;
 //! 4. [`claims`]: what handlers receive, decoded once ([`Verified<T>`],
 //!    [`VerifiedToken`]);
 //! 5. [`csrf`]: the cross-site check of cookie-borne tokens on unsafe methods;
@@ -83,6 +86,7 @@
 //! | feature | default | what |
 //! |---|---|---|
 //! | `aws-lc-rs` / `rust-crypto` | `aws-lc-rs` | the crypto backend of `jsonwebtoken`; exactly one, anything else is a compile error |
+//! | `cache` | yes | the [verified-token cache](cache) (adds `quick_cache`) |
 //! | `issue` | no | `TokenIssuer`, `SigningKey`, `Set-Cookie` helpers (adds `rand`, `cookie`) |
 //! | `refresh` | no | `RefreshTokens`, `store::MemoryStore` (implies `issue`; adds `sha2`) |
 //! | `redis` | no | `store::RedisStore`, for many instances (implies `refresh`) |
@@ -118,6 +122,9 @@ compile_error!(
     "jwt-layer: the features `aws-lc-rs` and `rust-crypto` are exclusive; with `rust-crypto`, add `default-features = false`"
 );
 
+#[cfg(feature = "cache")]
+#[cfg_attr(docsrs, doc(cfg(feature = "cache")))]
+pub mod cache;
 pub mod claims;
 #[cfg(feature = "issue")]
 #[cfg_attr(docsrs, doc(cfg(feature = "issue")))]
@@ -140,7 +147,6 @@ pub mod password;
 #[cfg_attr(docsrs, doc(cfg(feature = "refresh")))]
 pub mod refresh;
 pub mod revocation;
-mod service;
 pub mod source;
 #[cfg(feature = "refresh")]
 #[cfg_attr(docsrs, doc(cfg(feature = "refresh")))]
@@ -154,10 +160,9 @@ pub use issue::{IssueError, IssuedToken, SigningKey, TokenIssuer};
 pub use jsonwebtoken::Algorithm;
 pub use jsonwebtoken::jwk::{Jwk, JwkSet};
 pub use keys::{Key, KeySet};
-pub use layer::{DEFAULT_REALM, JwtLayer};
+pub use layer::{DEFAULT_REALM, JwtLayer, JwtService, ResponseFuture};
 #[cfg(feature = "refresh")]
 pub use refresh::{RefreshError, RefreshTokens, TokenPair};
 pub use revocation::{RevocationCheck, RevocationError};
-pub use service::{JwtService, ResponseFuture};
-pub use source::TokenSource;
+pub use source::{TokenSource, TokenSourceKind};
 pub use validate::{Validator, ValidatorBuilder};

@@ -121,24 +121,32 @@ impl TokenSource {
         TokenSource::Custom(Arc::new(source))
     }
 
-    /// A short name for logs.
-    pub fn kind(&self) -> &'static str {
+    /// Which kind of source this is; [`TokenSourceKind::as_str`] names it for logs.
+    pub fn kind(&self) -> TokenSourceKind {
         match self {
-            TokenSource::Bearer => "bearer",
-            TokenSource::Cookie(_) => "cookie",
-            TokenSource::Header(_) => "header",
-            TokenSource::Query(_) => "query",
-            TokenSource::Custom(_) => "custom",
+            TokenSource::Bearer => TokenSourceKind::Bearer,
+            TokenSource::Cookie(_) => TokenSourceKind::Cookie,
+            TokenSource::Header(_) => TokenSourceKind::Header,
+            TokenSource::Query(_) => TokenSourceKind::Query,
+            TokenSource::Custom(_) => TokenSourceKind::Custom,
         }
+    }
+
+    /// Finds this source's token in `parts` without awaiting, or `None` for a
+    /// custom source (which may be async; the layer takes the async path then).
+    fn find_now(&self, parts: &Parts) -> Option<Result<Option<String>, AuthError>> {
+        Some(match self {
+            TokenSource::Bearer => bearer(parts),
+            TokenSource::Cookie(name) => cookie(parts, name),
+            TokenSource::Header(name) => single_header(parts, name),
+            TokenSource::Query(name) => query(parts, name),
+            TokenSource::Custom(_) => return None,
+        })
     }
 
     /// Finds this source's token in `parts`.
     pub(crate) async fn find(&self, parts: &Parts) -> Result<Option<String>, AuthError> {
         match self {
-            TokenSource::Bearer => bearer(parts),
-            TokenSource::Cookie(name) => cookie(parts, name),
-            TokenSource::Header(name) => single_header(parts, name),
-            TokenSource::Query(name) => query(parts, name),
             TokenSource::Custom(custom) => match custom.extract(parts).await {
                 Ok(token) => Ok(token),
                 Err(SourceError::Malformed) => Err(AuthError::MalformedHeader),
@@ -147,7 +155,58 @@ impl TokenSource {
                     Err(AuthError::SourceFailed)
                 }
             },
+            // Only a custom source has no answer without awaiting.
+            _ => self.find_now(parts).unwrap_or(Ok(None)),
         }
+    }
+}
+
+/// Where a verified token came from: the kind of [`TokenSource`] that found it,
+/// or [`Direct`](Self::Direct) for [`Validator::verify`](crate::Validator::verify)
+/// called outside the layer.
+///
+/// Serializes as its [`as_str`](Self::as_str) name (`"bearer"`, `"cookie"`, …).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum TokenSourceKind {
+    /// [`TokenSource::Bearer`].
+    Bearer,
+    /// [`TokenSource::Cookie`]: the request is subject to the [CSRF check](crate::csrf).
+    Cookie,
+    /// [`TokenSource::Header`].
+    Header,
+    /// [`TokenSource::Query`].
+    Query,
+    /// [`TokenSource::Custom`].
+    Custom,
+    /// Verified by [`Validator::verify`](crate::Validator::verify), outside the layer.
+    Direct,
+}
+
+impl TokenSourceKind {
+    /// A short lowercase name for logs and responses: `"bearer"`, `"cookie"`,
+    /// `"header"`, `"query"`, `"custom"` or `"direct"`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            TokenSourceKind::Bearer => "bearer",
+            TokenSourceKind::Cookie => "cookie",
+            TokenSourceKind::Header => "header",
+            TokenSourceKind::Query => "query",
+            TokenSourceKind::Custom => "custom",
+            TokenSourceKind::Direct => "direct",
+        }
+    }
+}
+
+impl std::fmt::Display for TokenSourceKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl serde::Serialize for TokenSourceKind {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
     }
 }
 
@@ -155,7 +214,7 @@ impl TokenSource {
 #[derive(Debug)]
 pub(crate) struct Found {
     pub(crate) token: String,
-    pub(crate) source: &'static str,
+    pub(crate) source: TokenSourceKind,
 }
 
 /// Runs the sources in order and applies the conflict rules.
@@ -165,22 +224,48 @@ pub(crate) async fn find_token(
 ) -> Result<Option<Found>, AuthError> {
     let mut found: Option<Found> = None;
     for source in sources {
-        if let Some(token) = source.find(parts).await? {
-            match &found {
-                None => {
-                    found = Some(Found {
-                        token,
-                        source: source.kind(),
-                    })
-                }
-                Some(first) if first.token != token => {
-                    return Err(AuthError::ConflictingCredentials);
-                }
-                Some(_) => {}
-            }
-        }
+        let token = source.find(parts).await?;
+        merge(&mut found, token, source.kind())?;
     }
     Ok(found)
+}
+
+/// As [`find_token`], without awaiting: `None` if a source is custom (possibly
+/// async), so the caller must take the async path. The layer's fast path: no
+/// boxed future and no clone of the inner service.
+pub(crate) fn find_token_now(
+    sources: &[TokenSource],
+    parts: &Parts,
+) -> Option<Result<Option<Found>, AuthError>> {
+    let mut found: Option<Found> = None;
+    for source in sources {
+        let token = match source.find_now(parts)? {
+            Ok(token) => token,
+            Err(err) => return Some(Err(err)),
+        };
+        if let Err(err) = merge(&mut found, token, source.kind()) {
+            return Some(Err(err));
+        }
+    }
+    Some(Ok(found))
+}
+
+/// The conflict rule, in one place for both paths: the first source with a
+/// token decides, and another source with a different token is a conflict.
+fn merge(
+    found: &mut Option<Found>,
+    token: Option<String>,
+    source: TokenSourceKind,
+) -> Result<(), AuthError> {
+    let Some(token) = token else {
+        return Ok(());
+    };
+    match found {
+        None => *found = Some(Found { token, source }),
+        Some(first) if first.token != token => return Err(AuthError::ConflictingCredentials),
+        Some(_) => {}
+    }
+    Ok(())
 }
 
 fn bearer(parts: &Parts) -> Result<Option<String>, AuthError> {

@@ -41,7 +41,7 @@
 //! `exp == now`, a missing `iss`/`aud`) and would parse the claims twice more.
 //!
 //! The default leeway is [`DEFAULT_LEEWAY`] (30 s), at most 60 s.
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use base64::Engine;
@@ -51,10 +51,12 @@ use jsonwebtoken::errors::ErrorKind;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
+use arc_swap::ArcSwap;
 
 use crate::claims::{RegisteredClaims, RoleClaim, Verified, VerifiedToken};
 use crate::error::{AuthError, ConfigError};
 use crate::keys::KeySet;
+use crate::source::TokenSourceKind;
 
 /// Default clock-skew allowance: 30 seconds.
 pub const DEFAULT_LEEWAY: Duration = Duration::from_secs(30);
@@ -77,8 +79,10 @@ pub struct Validator {
 
 #[derive(Debug)]
 struct Policy {
-    /// Replaceable at run time (key rotation, a refreshed JWKS); read once per token.
-    keys: RwLock<KeySet>,
+    /// Replaceable at run time (key rotation, a refreshed JWKS); read once per
+    /// token. An atomically swapped `Arc`: a read takes no lock and clones
+    /// nothing, so requests never contend with each other or with a rotation.
+    keys: ArcSwap<Generation>,
     leeway: u64,
     issuer: Option<String>,
     audience: Option<String>,
@@ -87,6 +91,15 @@ struct Policy {
     max_lifetime: u64,
     require_subject: bool,
     role_claim: RoleClaim,
+}
+
+/// A key set and its generation, swapped together so that whatever was
+/// verified with a set can be traced to it: the verified-token cache serves an
+/// entry only if it was verified under the generation in force.
+#[derive(Debug)]
+struct Generation {
+    keys: KeySet,
+    number: u64,
 }
 
 /// Builds a [`Validator`].
@@ -122,22 +135,29 @@ impl Validator {
 
     /// The keys in force now (cheap to clone).
     pub fn keys(&self) -> KeySet {
-        self.inner
-            .keys
-            .read()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .clone()
+        self.inner.keys.load().keys.clone()
+    }
+
+    /// The generation of the key set in force: changes with every
+    /// [`replace_keys`](Self::replace_keys).
+    #[cfg_attr(not(feature = "cache"), allow(dead_code))]
+    pub(crate) fn key_generation(&self) -> u64 {
+        self.inner.keys.load().number
     }
 
     /// Replaces the keys, for every layer and issuer sharing this validator:
     /// key rotation without a restart, or a refreshed JWKS (see
     /// [`crate::jwks`]). Tokens in flight are verified with the set they started with.
+    ///
+    /// Every token verified with the old set is dropped from the verified-token
+    /// caches of the layers sharing this validator: a cached entry is served
+    /// only under the generation it was verified with.
     pub fn replace_keys(&self, keys: KeySet) {
-        *self
-            .inner
-            .keys
-            .write()
-            .unwrap_or_else(|poisoned| poisoned.into_inner()) = keys;
+        // `rcu`: two concurrent replacements still give two distinct generations.
+        self.inner.keys.rcu(|current| Generation {
+            keys: keys.clone(),
+            number: current.number.wrapping_add(1),
+        });
     }
 
     /// The configured issuer.
@@ -165,6 +185,17 @@ impl Validator {
     /// This is what the layer runs for each request; call it directly where there
     /// is no HTTP request (a WebSocket message, a gRPC interceptor, a job queue).
     pub fn verify<T: DeserializeOwned>(&self, token: &str) -> Result<Verified<T>, AuthError> {
+        self.verify_from(token, TokenSourceKind::Direct)
+            .map(|(verified, _)| verified)
+    }
+
+    /// [`verify`](Self::verify) for a token found by `source`; also returns the
+    /// generation of the key set that verified it.
+    pub(crate) fn verify_from<T: DeserializeOwned>(
+        &self,
+        token: &str,
+        source: TokenSourceKind,
+    ) -> Result<(Verified<T>, u64), AuthError> {
         let policy = &*self.inner;
         check_shape(token, policy.max_len)?;
 
@@ -182,8 +213,9 @@ impl Validator {
         {
             return Err(AuthError::WrongType);
         }
-        let keys = self.keys();
-        let key = keys
+        let generation = policy.keys.load();
+        let key = generation
+            .keys
             .key_for(header.kid.as_deref())
             .ok_or(AuthError::UnknownKey)?;
         if header.alg != key.alg {
@@ -215,9 +247,10 @@ impl Validator {
             payload,
             header.kid,
             key.alg,
+            source,
             policy.role_claim.clone(),
         );
-        Ok(Verified::new(claims, token))
+        Ok((Verified::new(claims, token), generation.number))
     }
 }
 
@@ -387,7 +420,10 @@ impl ValidatorBuilder {
         }
         Ok(Validator {
             inner: Arc::new(Policy {
-                keys: RwLock::new(self.keys),
+                keys: ArcSwap::from_pointee(Generation {
+                    keys: self.keys,
+                    number: 0,
+                }),
                 leeway,
                 issuer: self.issuer,
                 audience: self.audience,
