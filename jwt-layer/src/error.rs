@@ -361,6 +361,9 @@ pub enum ConfigError {
     /// The leeway is larger than the 60 s this library allows.
     #[error("leeway of {0} s is larger than the maximum of 60 s")]
     LeewayTooLarge(u64),
+    /// The refresh token reuse grace is larger than the 60 s this library allows.
+    #[error("refresh token reuse grace of {0} ms is larger than the maximum of 60 s")]
+    ReuseGraceTooLarge(u128),
     /// The list of accepted `typ` values is empty.
     #[error("the list of accepted token types is empty")]
     NoTypes,
