@@ -635,8 +635,8 @@ async fn redis_shared_by_two_instances() {
     assert_revoked(&app(&instance_b), &next).await;
 }
 
-#[test]
-fn redis_prefix_cannot_break_hash_tags() {
+#[tokio::test]
+async fn redis_prefix_cannot_break_hash_tags() {
     let store = RedisStore::lazy("redis://127.0.0.1:1/", Duration::from_secs(1)).unwrap();
     assert!(store.clone().with_prefix("app{1}:").is_err());
     assert!(store.with_prefix("app:").is_ok());

@@ -255,7 +255,7 @@ if presented == f[1] then
 end
 if presented == f[2] and now < tonumber(f[3]) + grace then return {'superseded'} end
 redis.call('DEL', k)
-return {'reused', f[6]}
+return {'reused', f[6], f[10]}
 "#;
 
 /// KEYS: the subject's cut-off hash. ARGV: now, ttl (ms).
@@ -374,7 +374,12 @@ impl Store for RedisStore {
                 [status] if status == "unknown" => return Ok(Rotation::Unknown),
                 [status] if status == "expired" => return Ok(Rotation::Expired),
                 [status] if status == "superseded" => return Ok(Rotation::Superseded),
-                [status, subject] if status == "reused" => {
+                [status, subject, epoch] if status == "reused" => {
+                    // A session already cut off by "log out everywhere" is not
+                    // a theft signal: report it as the memory store does.
+                    if parse_u64(epoch)? < self.epoch(subject).await? {
+                        return Ok(Rotation::LoggedOut);
+                    }
                     return Ok(Rotation::Reused {
                         subject: subject.clone(),
                     });
