@@ -163,9 +163,14 @@ fn normalise(text: &str) -> String {
                 r"eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*",
                 "<jwt>",
             ),
+            // Refresh tokens: `<handle>.<secret>`, 22 and 43 base64url characters.
+            (
+                r"(^|[^A-Za-z0-9_.-])[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{43}([^A-Za-z0-9_.-]|$)",
+                "${1}<refresh-token>${2}",
+            ),
             // Random ids (jti, sid) in JSON, compact or pretty-printed.
             (r#""(jti|sid)":\s*"[A-Za-z0-9_-]*""#, r#""$1": "<id>""#),
-            // 43-character base64url words: refresh tokens (and 256-bit key coordinates).
+            // 43-character base64url words: session ids, 256-bit key coordinates.
             (
                 r"(^|[^A-Za-z0-9_-])[A-Za-z0-9_-]{43}([^A-Za-z0-9_-]|$)",
                 "${1}<token>${2}",

@@ -93,7 +93,7 @@ pub enum AuthError {
     /// The claims do not deserialize into the application's claims type.
     #[error("The access token claims do not match the expected shape")]
     ClaimsShape,
-    /// The token (or its family or subject) was revoked.
+    /// The token (or its session or subject) was revoked.
     #[error("The access token was revoked")]
     Revoked,
     /// The revocation store could not be asked: the request fails closed.
