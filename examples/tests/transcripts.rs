@@ -466,6 +466,19 @@ fn normalisation_hides_only_varying_values() {
         normalise(r#"{"sub":"alice"}"#),
         normalise(r#"{"sub":"bob"}"#)
     );
+    // Refresh tokens, in JSON and in a cookie, become one placeholder.
+    assert_eq!(
+        normalise(
+            r#""refresh_token": "qgMT6M-pq5kECk__pnjW9Q.5cpBYvcVbDPWBAnF4OJPQbS8auZxnglNt_RQmy-gwlY","#
+        ),
+        r#""refresh_token": "<refresh-token>","#
+    );
+    assert_eq!(
+        normalise(
+            "refresh_token=UfscMAX5PRojrEm8mgQrvw.-yw7EbQoX4jd1ePv09ymbDa5tqRkmJN6ZWTeSTfPuxY; HttpOnly"
+        ),
+        "refresh_token=<refresh-token>; HttpOnly"
+    );
     assert_eq!(
         normalise("date: Wed, 25 Nov 2026 19:30:21 GMT\r\n"),
         normalise("date: Thu, 01 Jan 2026 00:00:00 GMT")
