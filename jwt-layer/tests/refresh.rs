@@ -483,6 +483,26 @@ async fn forged_and_hostile(h: Harness) {
     assert!(tokens.refresh(&real.refresh_token).await.is_ok());
 }
 
+/// The logout epoch outlives every session that recorded it: a session
+/// created after a "log out everywhere" and living longer than that logout's
+/// record would otherwise survive the next one (the counter restarting at 0).
+async fn epoch_outlives_sessions(h: Harness) {
+    let short = tokens(Arc::clone(&h.store), Duration::from_secs(1))
+        .absolute_lifetime(Duration::from_secs(1));
+    let long = tokens(h.store, Duration::from_secs(1)).absolute_lifetime(Duration::from_secs(10));
+    short.logout_everywhere("user-1").await.unwrap();
+    // A session created after it, living longer than its record (1 s + 2 s).
+    let pair = long.login("user-1", &claims()).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(3300)).await;
+    let pair = long.refresh(&pair.refresh_token).await.unwrap();
+    long.logout_everywhere("user-1").await.unwrap();
+    assert_eq!(
+        long.refresh(&pair.refresh_token).await,
+        Err(RefreshError::Invalid)
+    );
+    assert_revoked(&app(&long), &pair).await;
+}
+
 // ------------------------------------------------------------- memory store
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -532,6 +552,11 @@ async fn memory_lifetimes() {
 }
 
 #[tokio::test]
+async fn memory_logout_epoch_outlives_every_session() {
+    epoch_outlives_sessions(memory(64)).await;
+}
+
+#[tokio::test]
 async fn memory_forged_and_hostile() {
     forged_and_hostile(memory(64)).await;
 }
@@ -576,6 +601,7 @@ async fn redis_scenarios() {
         grace_window(redis(&server, 64).await),
         lifetimes(redis(&server, 64).await),
         forged_and_hostile(redis(&server, 64).await),
+        epoch_outlives_sessions(redis(&server, 64).await),
     );
 }
 

@@ -215,8 +215,9 @@ return 1
 "#;
 
 /// KEYS: the subject's sessions (sorted set), its cut-off hash. ARGV: session
-/// id, now, max sessions, ttl (ms). Registers the session, returns the
-/// subject's epoch followed by the evicted session ids.
+/// id, now, max sessions, ttl (ms: the session's absolute lifetime plus the
+/// revocation horizon). Registers the session, returns the subject's epoch
+/// followed by the evicted session ids.
 const REGISTER: &str = r#"
 local epoch = redis.call('HGET', KEYS[2], 'epoch') or '0'
 -- The new session is always the newest, even if another instance's clock is
@@ -232,6 +233,10 @@ if excess > 0 then
   for i = 1, #popped, 2 do reply[#reply + 1] = popped[i] end
 end
 if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[4]) then redis.call('PEXPIRE', KEYS[1], ARGV[4]) end
+-- The epoch must outlive every session that recorded it: were it to expire
+-- first, the counter would restart at 0 and a later "log out everywhere"
+-- would not reach this session.
+if epoch ~= '0' and redis.call('PTTL', KEYS[2]) < tonumber(ARGV[4]) then redis.call('PEXPIRE', KEYS[2], ARGV[4]) end
 return reply
 "#;
 
