@@ -698,6 +698,9 @@ async fn redis_down_fails_closed_and_restart_loses_no_revocation() {
     tokens.revoke_access_token(verified.token()).await.unwrap();
     let live = tokens.login("user-4", &claims()).await.unwrap();
     assert_serves(&app, &live).await;
+    // Every key ends when its data stops mattering.
+    assert!(server.count_keys("*") >= 6);
+    assert_eq!(server.keys_without_ttl("*"), Vec::<String>::new());
 
     server.kill();
     let before = app.calls();
@@ -766,6 +769,7 @@ async fn redis_down_fails_closed_and_restart_loses_no_revocation() {
         assert_eq!(tokens.refresh(refresh).await, Err(RefreshError::Invalid));
     }
     assert!(tokens.refresh(&live.refresh_token).await.is_ok());
+    assert_eq!(server.keys_without_ttl("*"), Vec::<String>::new());
 
     // A store that was never reachable fails at connect, with the reason.
     let err = RedisStore::connect("redis://127.0.0.1:1/")

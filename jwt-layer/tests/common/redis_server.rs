@@ -88,6 +88,27 @@ impl RedisServer {
         keys.len()
     }
 
+    /// Keys matching `pattern` that have no TTL (`PTTL` of -1): each would
+    /// live forever.
+    pub fn keys_without_ttl(&self, pattern: &str) -> Vec<String> {
+        let mut connection = self.connection();
+        let keys: Vec<String> = redis::cmd("SCAN")
+            .cursor_arg(0)
+            .arg("MATCH")
+            .arg(pattern)
+            .clone()
+            .iter(&mut connection)
+            .unwrap()
+            .map(|k| k.unwrap())
+            .collect();
+        keys.into_iter()
+            .filter(|key| {
+                let ttl: i64 = redis::cmd("PTTL").arg(key).query(&mut connection).unwrap();
+                ttl == -1
+            })
+            .collect()
+    }
+
     /// Zeroes the command statistics (`CONFIG RESETSTAT`).
     pub fn reset_stats(&self) {
         let mut connection = self.connection();
