@@ -47,7 +47,6 @@ struct Entry {
     epoch: u64,
     /// When the record may go: expiry plus the revocation horizon.
     keep_until_ms: u64,
-    horizon_ms: u64,
 }
 
 #[derive(Debug, Default)]
@@ -220,7 +219,6 @@ impl Store for MemoryStore {
                         rotated_ms: now_ms,
                         epoch,
                         keep_until_ms: expiry.saturating_add(new.revocation_horizon_ms),
-                        horizon_ms: new.revocation_horizon_ms,
                     },
                 );
                 Ok(())
@@ -265,7 +263,6 @@ impl Store for MemoryStore {
                         request.next_hash.to_owned(),
                     ));
                     entry.rotated_ms = now_ms;
-                    entry.horizon_ms = request.revocation_horizon_ms;
                     entry.keep_until_ms = session
                         .idle_expiry_ms
                         .saturating_add(request.revocation_horizon_ms);
