@@ -561,6 +561,57 @@ async fn memory_forged_and_hostile() {
     forged_and_hostile(memory(64)).await;
 }
 
+/// A log line buffer, for the subscriber below.
+#[derive(Clone, Default)]
+struct Captured(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Reuse is a security event: a warning naming the subject and the session,
+/// and never any part of a refresh token.
+#[tokio::test(flavor = "current_thread")]
+async fn reuse_is_logged_with_subject_and_session_never_the_token() {
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let tokens = tokens(Arc::new(MemoryStore::new()), Duration::from_secs(60));
+    let first = tokens.login("mallory-target", &claims()).await.unwrap();
+    let second = tokens.refresh(&first.refresh_token).await.unwrap();
+    assert!(matches!(
+        tokens.refresh(&first.refresh_token).await,
+        Err(RefreshError::Reused { .. })
+    ));
+    let _ = tokens.refresh(&second.refresh_token).await;
+    tokens.logout(&second.refresh_token).await.unwrap();
+
+    let log = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let warning = log
+        .lines()
+        .find(|line| line.contains("WARN") && line.contains("reuse"))
+        .unwrap_or_else(|| panic!("no reuse warning in:\n{log}"));
+    assert!(warning.contains("mallory-target"), "{warning}");
+    assert!(warning.contains(&first.session), "{warning}");
+    for token in [&first.refresh_token, &second.refresh_token] {
+        let (handle, secret) = token.split_once('.').unwrap();
+        assert!(!log.contains(handle), "the handle leaked into the log");
+        assert!(!log.contains(secret), "a secret leaked into the log");
+    }
+}
+
 #[tokio::test]
 async fn memory_store_is_bounded_and_fails_closed_when_full() {
     let store = Arc::new(MemoryStore::with_capacity(2));
