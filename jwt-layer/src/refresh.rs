@@ -48,7 +48,17 @@
 //! handle by SHA-256, so an access token (which travels further: logs, other
 //! services) does not reveal the handle, and only someone who has seen a
 //! refresh token can present one of this session. The layer checks `sid` when
-//! it runs [`RefreshTokens`] as its [revocation check](crate::JwtLayer::revocation).
+//! it runs [`RefreshTokens`] as its [revocation check](crate::JwtLayer::revocation):
+//! an access token is good only while its session exists (revoking a session
+//! deletes it; the store keeps it until its last access token has expired),
+//! belongs to the token's subject, and predates no "log out everywhere".
+//!
+//! # Bounds
+//! Per session, the store keeps one record, whatever the number of rotations.
+//! Per subject, at most a fixed number of sessions (64 by default; the oldest
+//! is evicted, which logs it out). "Log out everywhere" is one write: a
+//! per-subject epoch that sessions created before it fail, at refresh and at
+//! the revocation check.
 //!
 //! # Concurrent refreshes
 //! By default (`reuse_grace` of 0) two refreshes racing with one token are
