@@ -156,6 +156,16 @@ impl State {
         Some(entry)
     }
 
+    /// How many of the subject's oldest sessions must go to make room for one
+    /// more under the bound `max`; at most how many it has.
+    fn excess(&self, subject: &str, max: usize) -> usize {
+        self.subjects.get(subject).map_or(0, |s| {
+            (s.sessions.len() + 1)
+                .saturating_sub(max)
+                .min(s.sessions.len())
+        })
+    }
+
     fn epoch_of(&self, subject: &str) -> u64 {
         self.subjects.get(subject).map_or(0, |s| s.epoch)
     }
@@ -170,28 +180,30 @@ impl Store for MemoryStore {
         Box::pin(async move {
             self.with(|state| {
                 state.purge(now_ms, false);
-                // Evict first, so a subject at its bound does not need the
-                // store's spare capacity.
-                let evicted: Vec<String> = match state.subjects.get_mut(new.subject) {
-                    Some(subject) => {
-                        let excess = (subject.sessions.len() + 1).saturating_sub(self.max_per_subject);
-                        subject.sessions.drain(..excess.min(subject.sessions.len())).collect()
-                    }
-                    None => Vec::new(),
-                };
-                for id in evicted {
-                    tracing::info!(target: "jwt_layer", subject = %new.subject, session = %id, "too many sessions; evicting the oldest");
-                    state.sessions.remove(&id);
-                }
-                if state.sessions.len() >= self.max_sessions {
+                // A subject at its bound makes room itself, so it does not need
+                // the store's spare capacity; otherwise the store must have room
+                // (checked before evicting, so a refused login evicts nothing).
+                if state.sessions.len().saturating_sub(state.excess(new.subject, self.max_per_subject))
+                    >= self.max_sessions
+                {
                     state.purge(now_ms, true);
                 }
-                if state.sessions.len() >= self.max_sessions {
+                let excess = state.excess(new.subject, self.max_per_subject);
+                if state.sessions.len().saturating_sub(excess) >= self.max_sessions {
                     tracing::error!(target: "jwt_layer", capacity = self.max_sessions, "memory store full; login refused");
                     return Err(StoreError(format!(
                         "memory store full ({} sessions); raise MemoryStore::with_capacity or use Redis",
                         self.max_sessions
                     )));
+                }
+                let evicted: Vec<String> = state
+                    .subjects
+                    .get_mut(new.subject)
+                    .map(|subject| subject.sessions.drain(..excess).collect())
+                    .unwrap_or_default();
+                for id in evicted {
+                    tracing::info!(target: "jwt_layer", subject = %new.subject, session = %id, "too many sessions; evicting the oldest");
+                    state.sessions.remove(&id);
                 }
                 let epoch = state.epoch_of(new.subject);
                 state
