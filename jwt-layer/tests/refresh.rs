@@ -627,20 +627,20 @@ async fn memory_store_is_bounded_and_fails_closed_when_full() {
     // Full, a subject at its own bound still logs in (replacing its oldest
     // session), and a refused login evicts nothing.
     let store = Arc::new(MemoryStore::with_capacity(2).max_sessions_per_subject(1));
-    let tokens = tokens(store.clone(), Duration::from_secs(60));
-    let a1 = tokens.login("a", &claims()).await.unwrap();
-    let b = tokens.login("b", &claims()).await.unwrap();
-    let a2 = tokens.login("a", &claims()).await.unwrap();
+    let bounded = RefreshTokens::with_shared_store(tokens.issuer().clone(), store.clone());
+    let a1 = bounded.login("a", &claims()).await.unwrap();
+    let b = bounded.login("b", &claims()).await.unwrap();
+    let a2 = bounded.login("a", &claims()).await.unwrap();
     assert!(matches!(
-        tokens.login("c", &claims()).await,
+        bounded.login("c", &claims()).await,
         Err(RefreshError::Store(_))
     ));
     assert_eq!(
-        tokens.refresh(&a1.refresh_token).await,
+        bounded.refresh(&a1.refresh_token).await,
         Err(RefreshError::Invalid)
     );
-    assert!(tokens.refresh(&a2.refresh_token).await.is_ok());
-    assert!(tokens.refresh(&b.refresh_token).await.is_ok());
+    assert!(bounded.refresh(&a2.refresh_token).await.is_ok());
+    assert!(bounded.refresh(&b.refresh_token).await.is_ok());
 
     // Records are purged once their access tokens have expired, to make room.
     let store = Arc::new(MemoryStore::with_capacity(1));
