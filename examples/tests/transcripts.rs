@@ -163,9 +163,14 @@ fn normalise(text: &str) -> String {
                 r"eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*",
                 "<jwt>",
             ),
+            // Refresh tokens: `<handle>.<secret>`, 22 and 43 base64url characters.
+            (
+                r"(^|[^A-Za-z0-9_.-])[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{43}([^A-Za-z0-9_.-]|$)",
+                "${1}<refresh-token>${2}",
+            ),
             // Random ids (jti, sid) in JSON, compact or pretty-printed.
             (r#""(jti|sid)":\s*"[A-Za-z0-9_-]*""#, r#""$1": "<id>""#),
-            // 43-character base64url words: refresh tokens (and 256-bit key coordinates).
+            // 43-character base64url words: session ids, 256-bit key coordinates.
             (
                 r"(^|[^A-Za-z0-9_-])[A-Za-z0-9_-]{43}([^A-Za-z0-9_-]|$)",
                 "${1}<token>${2}",
@@ -460,6 +465,19 @@ fn normalisation_hides_only_varying_values() {
     assert_ne!(
         normalise(r#"{"sub":"alice"}"#),
         normalise(r#"{"sub":"bob"}"#)
+    );
+    // Refresh tokens, in JSON and in a cookie, become one placeholder.
+    assert_eq!(
+        normalise(
+            r#""refresh_token": "qgMT6M-pq5kECk__pnjW9Q.5cpBYvcVbDPWBAnF4OJPQbS8auZxnglNt_RQmy-gwlY","#
+        ),
+        r#""refresh_token": "<refresh-token>","#
+    );
+    assert_eq!(
+        normalise(
+            "refresh_token=UfscMAX5PRojrEm8mgQrvw.-yw7EbQoX4jd1ePv09ymbDa5tqRkmJN6ZWTeSTfPuxY; HttpOnly"
+        ),
+        "refresh_token=<refresh-token>; HttpOnly"
     );
     assert_eq!(
         normalise("date: Wed, 25 Nov 2026 19:30:21 GMT\r\n"),

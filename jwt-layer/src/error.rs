@@ -100,7 +100,7 @@ pub enum AuthError {
     /// The claims do not deserialize into the application's claims type.
     #[error("The access token claims do not match the expected shape")]
     ClaimsShape,
-    /// The token (or its family or subject) was revoked.
+    /// The token (or its session or subject) was revoked.
     #[error("The access token was revoked")]
     Revoked,
     /// The revocation store could not be asked: the request fails closed.
@@ -370,6 +370,9 @@ pub enum ConfigError {
     /// The leeway is larger than the 60 s this library allows.
     #[error("leeway of {0} s is larger than the maximum of 60 s")]
     LeewayTooLarge(u64),
+    /// The refresh token reuse grace is larger than the 60 s this library allows.
+    #[error("refresh token reuse grace of {0} ms is larger than the maximum of 60 s")]
+    ReuseGraceTooLarge(u128),
     /// The list of accepted `typ` values is empty.
     #[error("the list of accepted token types is empty")]
     NoTypes,

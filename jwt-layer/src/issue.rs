@@ -180,8 +180,8 @@ impl TokenIssuer {
         self.issue_in_session(subject, claims, None)
     }
 
-    /// As [`issue`](Self::issue), with a session id (`sid`): the refresh family the
-    /// token belongs to, so that revoking the family also revokes the token.
+    /// As [`issue`](Self::issue), with a session id (`sid`): the refresh session the
+    /// token belongs to, so that revoking the session also revokes the token.
     pub fn issue_in_session<C: Serialize + ?Sized>(
         &self,
         subject: &str,
@@ -251,7 +251,7 @@ impl TokenIssuer {
     }
 }
 
-/// 128 random bits, base64url: for `jti` and family ids.
+/// 128 random bits, base64url: for `jti`s.
 pub(crate) fn random_id() -> String {
     random_token::<16>()
 }

@@ -1,8 +1,8 @@
-//! Refresh tokens: opaque, rotated at each use, with reuse detection (RFC 9700
-//! §4.14.2), logout and "log out everywhere".
+//! Refresh tokens: opaque, rotated at each use, with reuse detection at any
+//! depth (RFC 9700 §4.14.2), logout and "log out everywhere".
 //!
 //! ```
-//! use jwt_layer::{Algorithm, KeySet, RefreshTokens, SigningKey, TokenIssuer, Validator};
+//! use jwt_layer::{Algorithm, KeySet, RefreshError, RefreshTokens, SigningKey, TokenIssuer, Validator};
 //! use jwt_layer::store::MemoryStore;
 //! use serde_json::json;
 //!
@@ -12,27 +12,69 @@
 //! let validator = Validator::builder(KeySet::single(signing.verifying_key())).build()?;
 //! let tokens = RefreshTokens::new(TokenIssuer::new(signing, validator)?, MemoryStore::new());
 //!
-//! // Login: a new family.
+//! // Login: a new session.
 //! let first = tokens.login("user-1", &json!({ "roles": ["user"] })).await?;
 //! // Refresh: the old refresh token dies, a new pair is issued.
 //! let second = tokens.refresh(&first.refresh_token).await?;
-//! // Replaying the old one is reuse: the whole family is revoked, newest token included.
-//! assert!(tokens.refresh(&first.refresh_token).await.is_err());
-//! assert!(tokens.refresh(&second.refresh_token).await.is_err());
+//! // Replaying the old one is reuse: the whole session is revoked, newest token included.
+//! assert!(matches!(tokens.refresh(&first.refresh_token).await, Err(RefreshError::Reused { .. })));
+//! assert_eq!(tokens.refresh(&second.refresh_token).await, Err(RefreshError::Invalid));
 //! # Ok(()) }
 //! ```
 //!
-//! A refresh token is 256 random bits, base64url (43 characters, no dots), so it
-//! can never pass as an access token (a JWT), nor an access token as a refresh
-//! token. Only its SHA-256 is stored. Each login starts a *family*; each refresh
-//! rotates within it. Access tokens carry the family as `sid`, so revoking the
-//! family (logout, reuse) also revokes its access tokens when the layer runs
-//! [`RefreshTokens`] as its [revocation check](crate::JwtLayer::revocation).
+//! # The token
+//! A refresh token is `<handle>.<secret>`: a 128-bit session handle and a
+//! 256-bit secret, both random and base64url (22 + 1 + 43 characters). It has
+//! exactly one dot, so it can never pass as a JWT (which has two), nor a JWT as
+//! a refresh token; its shape is checked before any store access.
 //!
-//! Two refreshes racing with one token: exactly one wins; the other is a reuse
-//! and revokes the family. Clients must refresh one request at a time.
+//! Each login starts a *session* (RFC 9700 calls it a refresh token family).
+//! The store keeps per session a constant amount of state, whatever the number
+//! of rotations: the subject, the claims, the SHA-256 of the current secret
+//! (and of the previous one), the generation and times. A refresh presents the
+//! handle, which names the session, and the secret:
+//! - the current secret: the session rotates atomically (new secret,
+//!   generation + 1);
+//! - any other secret: **reuse**. Someone holds a copy of a refresh token of
+//!   this session, at any depth: the session is revoked, newest token and access
+//!   tokens included, and [`RefreshError::Reused`] is returned;
+//! - an unknown session or a malformed token: [`RefreshError::Invalid`]
+//!   (`invalid_grant`).
+//!
+//! Nothing is remembered per rotation, so nothing is ever forgotten: replaying
+//! the first token of a session after a million rotations is still reuse.
+//!
+//! The access tokens carry the session's id as `sid`. It is derived from the
+//! handle by SHA-256, so an access token (which travels further: logs, other
+//! services) does not reveal the handle, and only someone who has seen a
+//! refresh token can present one of this session. The layer checks `sid` when
+//! it runs [`RefreshTokens`] as its [revocation check](crate::JwtLayer::revocation):
+//! an access token is good only while its session exists (revoking a session
+//! deletes it; the store keeps it until its last access token has expired),
+//! belongs to the token's subject, and predates no "log out everywhere".
+//!
+//! # Bounds
+//! Per session, the store keeps one record, whatever the number of rotations.
+//! Per subject, at most a fixed number of sessions (64 by default; the oldest
+//! is evicted, which logs it out). "Log out everywhere" is one write: a
+//! per-subject epoch that sessions created before it fail, at refresh and at
+//! the revocation check.
+//!
+//! # Concurrent refreshes
+//! By default (`reuse_grace` of 0) two refreshes racing with one token are
+//! strict: exactly one wins, the other is reuse and revokes the session.
+//! Browsers with several tabs do race; [`RefreshTokens::reuse_grace`] then
+//! allows a short window (at most 60 s) in which the *immediately previous*
+//! secret is answered `invalid_grant` **without** revoking: the losing tab
+//! retries with the cookie the winner set. The losing request never gets a new
+//! pair (that would fork the session into two live branches, one of which
+//! could be a thief's). Older secrets, and the previous one after the window,
+//! are reuse as always. The cost, per RFC 9700 §4.14.2, is that a thief who
+//! replays a token in the window right after the victim's refresh is refused
+//! but not detected; keep the window as short as your clients allow.
+
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -40,18 +82,24 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::claims::VerifiedToken;
-use crate::issue::{IssueError, IssuedToken, TokenIssuer, random_id, random_token};
+use crate::error::ConfigError;
+use crate::issue::{IssueError, IssuedToken, TokenIssuer, random_token};
 use crate::revocation::{RevocationCheck, RevocationError};
 use crate::source::BoxFuture;
-use crate::store::{Family, RevocationQuery, Rotation, Store, StoreError};
-use crate::validate::now;
+use crate::store::{NewSession, RevocationQuery, Rotation, RotationRequest, Store, StoreError};
 
-/// Default absolute lifetime of a family (a login): 30 days.
+/// Default absolute lifetime of a session (a login): 30 days.
 pub const DEFAULT_ABSOLUTE_LIFETIME: Duration = Duration::from_secs(30 * 24 * 3600);
-/// Default idle timeout of a family: 7 days without a refresh.
+/// Default idle timeout of a session: 7 days without a refresh.
 pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(7 * 24 * 3600);
-/// Length of a refresh token: 32 bytes, base64url without padding.
-pub const REFRESH_TOKEN_LEN: usize = 43;
+/// The longest [`RefreshTokens::reuse_grace`] allowed: 60 s.
+pub const MAX_REUSE_GRACE: Duration = Duration::from_secs(60);
+/// Length of a refresh token: a 16-byte handle, a dot, a 32-byte secret, each
+/// base64url without padding (22 + 1 + 43).
+pub const REFRESH_TOKEN_LEN: usize = HANDLE_LEN + 1 + SECRET_LEN;
+
+const HANDLE_LEN: usize = 22;
+const SECRET_LEN: usize = 43;
 
 /// Issues, rotates and revokes refresh tokens, and mints the access tokens that go
 /// with them. Cheap to clone.
@@ -60,11 +108,13 @@ pub struct RefreshTokens {
     inner: Arc<Inner>,
 }
 
+#[derive(Clone)]
 struct Inner {
     issuer: TokenIssuer,
     store: Arc<dyn Store>,
-    absolute: u64,
-    idle: u64,
+    absolute: Duration,
+    idle: Duration,
+    reuse_grace: Duration,
 }
 
 impl std::fmt::Debug for RefreshTokens {
@@ -72,6 +122,7 @@ impl std::fmt::Debug for RefreshTokens {
         f.debug_struct("RefreshTokens")
             .field("absolute_lifetime", &self.inner.absolute)
             .field("idle_timeout", &self.inner.idle)
+            .field("reuse_grace", &self.inner.reuse_grace)
             .finish_non_exhaustive()
     }
 }
@@ -85,9 +136,9 @@ pub struct TokenPair {
     /// The new refresh token. Store it like a password.
     pub refresh_token: String,
     /// Seconds until the refresh token dies if unused (idle timeout, capped by the
-    /// family's absolute lifetime).
+    /// session's absolute lifetime).
     pub refresh_expires_in: u64,
-    /// The family (session) id, also the access token's `sid`.
+    /// The session id, also the access token's `sid`.
     #[serde(skip)]
     pub session: String,
 }
@@ -96,14 +147,16 @@ pub struct TokenPair {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum RefreshError {
-    /// Unknown, malformed, expired or revoked refresh token (`invalid_grant`).
+    /// Unknown, malformed, expired or revoked refresh token, or one just
+    /// replaced by a concurrent refresh within the reuse grace (`invalid_grant`).
     #[error("the refresh token is invalid, expired or revoked")]
     Invalid,
-    /// A rotated token was presented again: the family is now revoked. Someone
-    /// holds a copy of a refresh token: worth a security alert.
+    /// A secret of the session other than the current one was presented: the
+    /// session is now revoked. Someone holds a copy of a refresh token: worth a
+    /// security alert.
     #[error("the refresh token was already used; the session has been revoked")]
     Reused {
-        /// The revoked session (family) id.
+        /// The revoked session id.
         session: String,
         /// Its subject.
         subject: String,
@@ -128,37 +181,42 @@ impl RefreshTokens {
             inner: Arc::new(Inner {
                 issuer,
                 store,
-                absolute: DEFAULT_ABSOLUTE_LIFETIME.as_secs(),
-                idle: DEFAULT_IDLE_TIMEOUT.as_secs(),
+                absolute: DEFAULT_ABSOLUTE_LIFETIME,
+                idle: DEFAULT_IDLE_TIMEOUT,
+                reuse_grace: Duration::ZERO,
             }),
         }
     }
 
     fn edit(mut self, f: impl FnOnce(&mut Inner)) -> Self {
-        match Arc::get_mut(&mut self.inner) {
-            Some(inner) => f(inner),
-            None => {
-                let mut inner = Inner {
-                    issuer: self.inner.issuer.clone(),
-                    store: Arc::clone(&self.inner.store),
-                    absolute: self.inner.absolute,
-                    idle: self.inner.idle,
-                };
-                f(&mut inner);
-                self.inner = Arc::new(inner);
-            }
-        }
+        f(Arc::make_mut(&mut self.inner));
         self
     }
 
     /// How long a login lasts at most, however active (default 30 days).
     pub fn absolute_lifetime(self, lifetime: Duration) -> Self {
-        self.edit(|i| i.absolute = lifetime.as_secs())
+        self.edit(|i| i.absolute = lifetime)
     }
 
-    /// How long a family lives without a refresh (default 7 days).
+    /// How long a session lives without a refresh (default 7 days).
     pub fn idle_timeout(self, timeout: Duration) -> Self {
-        self.edit(|i| i.idle = timeout.as_secs())
+        self.edit(|i| i.idle = timeout)
+    }
+
+    /// Opt-in tolerance for concurrent refreshes (default 0: strict). Within
+    /// `grace` after a rotation, the immediately previous secret is refused
+    /// with [`RefreshError::Invalid`] *without* revoking the session (see the
+    /// [module docs](self) for why it never gets a new pair). Older secrets,
+    /// and the previous one after the grace, are reuse.
+    ///
+    /// Fails with [`ConfigError::ReuseGraceTooLarge`] above
+    /// [`MAX_REUSE_GRACE`] (60 s): a longer window is a longer time in which a
+    /// replayed token goes undetected.
+    pub fn reuse_grace(self, grace: Duration) -> Result<Self, ConfigError> {
+        if grace > MAX_REUSE_GRACE {
+            return Err(ConfigError::ReuseGraceTooLarge(grace.as_millis()));
+        }
+        Ok(self.edit(|i| i.reuse_grace = grace))
     }
 
     /// The access token issuer.
@@ -171,10 +229,12 @@ impl RefreshTokens {
         &self.inner.store
     }
 
-    /// Starts a family for `subject` (after the password was checked) and issues
-    /// the first pair. `claims` are the application claims of every access token
-    /// of this login; a change of roles takes effect at the next login (call
-    /// [`logout_everywhere`](Self::logout_everywhere) to force it).
+    /// Starts a session for `subject` (after the password was checked) and
+    /// issues the first pair. `claims` are the application claims of every
+    /// access token of this login; a change of roles takes effect at the next
+    /// login (call [`logout_everywhere`](Self::logout_everywhere) to force it).
+    /// Beyond the store's per-subject bound, the subject's oldest session is
+    /// evicted.
     pub async fn login<C: Serialize + ?Sized>(
         &self,
         subject: &str,
@@ -182,107 +242,123 @@ impl RefreshTokens {
     ) -> Result<TokenPair, RefreshError> {
         let claims =
             serde_json::to_value(claims).map_err(|e| IssueError::Signing(e.to_string()))?;
-        let now = now();
-        let family = Family {
-            id: random_id(),
-            subject: subject.to_owned(),
-            claims,
-            absolute_expiry: now.saturating_add(self.inner.absolute),
-            idle_expiry: now.saturating_add(self.inner.idle.min(self.inner.absolute)),
-        };
+        let now = now_ms();
+        let handle = random_token::<16>();
+        let secret = random_token::<32>();
+        let session = session_id(&handle);
+        let absolute_expiry_ms = now.saturating_add(millis(self.inner.absolute));
+        let idle_expiry_ms = now
+            .saturating_add(millis(self.inner.idle))
+            .min(absolute_expiry_ms);
         // Sign first: nothing is stored for a login that cannot be completed.
-        let access =
-            self.inner
-                .issuer
-                .issue_in_session(subject, &family.claims, Some(&family.id))?;
-        let refresh_token = new_refresh_token();
+        let access = self
+            .inner
+            .issuer
+            .issue_in_session(subject, &claims, Some(&session))?;
         self.inner
             .store
-            .create_family(&family, &hash(&refresh_token), now)
+            .create_session(
+                NewSession {
+                    id: &session,
+                    subject,
+                    claims: &claims,
+                    secret_hash: &hash(&secret),
+                    absolute_expiry_ms,
+                    idle_expiry_ms,
+                    revocation_horizon_ms: self.revocation_horizon_ms(),
+                },
+                now,
+            )
             .await?;
         Ok(TokenPair {
             access,
-            refresh_token,
-            refresh_expires_in: family.idle_expiry - now,
-            session: family.id,
+            refresh_token: format!("{handle}.{secret}"),
+            refresh_expires_in: idle_expiry_ms.saturating_sub(now) / 1000,
+            session,
         })
     }
 
-    /// Rotates `refresh_token`: it dies, and a new pair is issued in its family.
+    /// Rotates `refresh_token`: it dies, and a new pair is issued in its session.
     pub async fn refresh(&self, refresh_token: &str) -> Result<TokenPair, RefreshError> {
-        if !is_refresh_token_shape(refresh_token) {
+        let Some((handle, secret)) = parse(refresh_token) else {
+            tracing::info!(target: "jwt_layer", "refresh refused: not a refresh token");
             return Err(RefreshError::Invalid);
-        }
-        let now = now();
-        let next = new_refresh_token();
+        };
+        let session = session_id(handle);
+        let now = now_ms();
+        let next = random_token::<32>();
         let rotation = self
             .inner
             .store
-            .rotate(&hash(refresh_token), &hash(&next), now, self.inner.idle)
+            .rotate(
+                RotationRequest {
+                    id: &session,
+                    presented_hash: &hash(secret),
+                    next_hash: &hash(&next),
+                    idle_timeout_ms: millis(self.inner.idle),
+                    reuse_grace_ms: millis(self.inner.reuse_grace),
+                    revocation_horizon_ms: self.revocation_horizon_ms(),
+                },
+                now,
+            )
             .await?;
         match rotation {
-            Rotation::Rotated(family) => {
+            Rotation::Rotated(state) => {
                 let access = self.inner.issuer.issue_in_session(
-                    &family.subject,
-                    &family.claims,
-                    Some(&family.id),
+                    &state.subject,
+                    &state.claims,
+                    Some(&session),
                 )?;
                 Ok(TokenPair {
                     access,
-                    refresh_token: next,
-                    refresh_expires_in: family.idle_expiry.saturating_sub(now),
-                    session: family.id,
+                    refresh_token: format!("{handle}.{next}"),
+                    refresh_expires_in: state.idle_expiry_ms.saturating_sub(now) / 1000,
+                    session,
                 })
             }
-            Rotation::Reused { family_id, subject } => {
-                tracing::warn!(target: "jwt_layer", family = %family_id, %subject, "refresh token reuse detected; family revoked");
-                // The store revoked the family; make sure its access tokens stay
-                // refused for as long as they could live.
-                self.inner
-                    .store
-                    .revoke_family(&family_id, self.revocation_horizon(now))
-                    .await?;
-                Err(RefreshError::Reused {
-                    session: family_id,
-                    subject,
-                })
+            Rotation::Reused { subject } => {
+                tracing::warn!(target: "jwt_layer", security_event = "refresh_token_reuse", %subject, %session, "refresh token reuse detected; session revoked");
+                Err(RefreshError::Reused { session, subject })
             }
-            Rotation::Revoked | Rotation::Expired | Rotation::Unknown => {
-                tracing::info!(target: "jwt_layer", outcome = ?rotation, "refresh refused");
+            outcome @ (Rotation::Superseded
+            | Rotation::Expired
+            | Rotation::LoggedOut
+            | Rotation::Unknown) => {
+                tracing::info!(target: "jwt_layer", ?outcome, %session, "refresh refused");
                 Err(RefreshError::Invalid)
             }
         }
     }
 
-    /// Logout: revokes the family of `refresh_token` (its refresh tokens and,
-    /// through the revocation check, its access tokens). An unknown token is not
-    /// an error: the session is gone either way.
+    /// Logout: revokes the session named by `refresh_token` (its refresh tokens
+    /// and, through the revocation check, its access tokens). Only the handle is
+    /// needed: whoever holds any refresh token of the session may end it. A
+    /// malformed token or an unknown session is not an error: the session is
+    /// gone either way.
     pub async fn logout(&self, refresh_token: &str) -> Result<(), RefreshError> {
-        if !is_refresh_token_shape(refresh_token) {
+        let Some((handle, _)) = parse(refresh_token) else {
             return Ok(());
-        }
-        if let Some(family) = self.inner.store.family_of(&hash(refresh_token)).await? {
-            self.revoke_session(&family.id).await?;
-        }
-        Ok(())
+        };
+        self.revoke_session(&session_id(handle)).await
     }
 
-    /// Revokes one session (family) by id, e.g. the `sid` of an access token.
+    /// Revokes one session by id, e.g. the `sid` of an access token.
     pub async fn revoke_session(&self, session: &str) -> Result<(), RefreshError> {
-        let horizon = self.revocation_horizon(now());
-        Ok(self.inner.store.revoke_family(session, horizon).await?)
+        Ok(self.inner.store.revoke_session(session, now_ms()).await?)
     }
 
-    /// Log out everywhere: revokes every family of `subject` (with their refresh
-    /// and access tokens), and every access token of it issued up to now outside
-    /// any family. A login right after it starts a new, unaffected family.
+    /// Log out everywhere, in O(1) whatever the number of sessions: every
+    /// session of `subject` created before now is revoked (refresh and access
+    /// tokens), and every access token of it outside any session issued up to
+    /// this second. A login right after it starts a new, unaffected session.
     pub async fn logout_everywhere(&self, subject: &str) -> Result<(), RefreshError> {
-        let now = now();
-        Ok(self
-            .inner
-            .store
-            .revoke_subject(subject, now, self.revocation_horizon(now))
-            .await?)
+        let now = now_ms();
+        // Kept for as long as a session created before now could live, plus
+        // the life of its last access token.
+        let until = now
+            .saturating_add(millis(self.inner.absolute))
+            .saturating_add(self.revocation_horizon_ms());
+        Ok(self.inner.store.revoke_subject(subject, now, until).await?)
     }
 
     /// Revokes one access token by `jti`, until it expires.
@@ -293,15 +369,24 @@ impl RefreshTokens {
         let until = token
             .registered()
             .exp
-            .saturating_add(self.inner.issuer.validator().leeway_secs() + 1);
-        Ok(self.inner.store.deny_jti(jti, until).await?)
+            .saturating_add(self.inner.issuer.validator().leeway_secs())
+            .saturating_add(1)
+            .saturating_mul(1000);
+        Ok(self.inner.store.deny_jti(jti, now_ms(), until).await?)
     }
 
-    /// Until when a revocation must be remembered: the longest an access token
-    /// issued before `now` can still be accepted.
-    fn revocation_horizon(&self, now: u64) -> u64 {
-        now.saturating_add(self.inner.issuer.ttl().as_secs())
-            .saturating_add(self.inner.issuer.validator().leeway_secs() + 1)
+    /// The longest an access token can still be accepted after it was issued:
+    /// what a session record must outlive.
+    fn revocation_horizon_ms(&self) -> u64 {
+        millis(self.inner.issuer.ttl())
+            .saturating_add(
+                self.inner
+                    .issuer
+                    .validator()
+                    .leeway_secs()
+                    .saturating_mul(1000),
+            )
+            .saturating_add(1000)
     }
 }
 
@@ -309,12 +394,12 @@ impl RevocationCheck for RefreshTokens {
     fn check<'a>(&'a self, token: &'a VerifiedToken) -> BoxFuture<'a, Result<(), RevocationError>> {
         Box::pin(async move {
             let query = RevocationQuery {
-                family: token.registered().sid.as_deref(),
+                session: token.registered().sid.as_deref(),
                 subject: token.subject(),
                 jti: token.registered().jti.as_deref(),
                 issued_at: token.registered().iat.unwrap_or(0),
             };
-            match self.inner.store.is_revoked(query, now()).await {
+            match self.inner.store.is_revoked(query, now_ms()).await {
                 Ok(false) => Ok(()),
                 Ok(true) => Err(RevocationError::Revoked),
                 Err(err) => Err(RevocationError::Unavailable(err.0)),
@@ -323,20 +408,70 @@ impl RevocationCheck for RefreshTokens {
     }
 }
 
-/// 256 random bits.
-fn new_refresh_token() -> String {
-    random_token::<32>()
+/// Unix milliseconds, the clock of every store call.
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, millis)
 }
 
-fn is_refresh_token_shape(token: &str) -> bool {
-    token.len() == REFRESH_TOKEN_LEN
-        && token
-            .bytes()
+fn millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// Splits a refresh token into handle and secret if it has the exact shape
+/// this module issues; anything else (a JWT, garbage, an oversized string) is
+/// refused before any store access, without allocating.
+fn parse(token: &str) -> Option<(&str, &str)> {
+    if token.len() != REFRESH_TOKEN_LEN {
+        return None;
+    }
+    let (handle, secret) = token.split_once('.')?;
+    let base64url = |part: &str| {
+        part.bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    };
+    (handle.len() == HANDLE_LEN
+        && secret.len() == SECRET_LEN
+        && base64url(handle)
+        && base64url(secret))
+    .then_some((handle, secret))
 }
 
-/// The stored form of a refresh token. A plain hash suffices: the token has
-/// 256 bits of entropy, so there is nothing to brute-force.
-fn hash(token: &str) -> String {
-    URL_SAFE_NO_PAD.encode(Sha256::digest(token.as_bytes()))
+/// The session id (`sid`) of a handle. One-way, so that `sid`, which every
+/// access token shows, does not let anyone name the session in a refresh.
+fn session_id(handle: &str) -> String {
+    let mut digest = Sha256::new();
+    digest.update(b"jwt-layer session id\0");
+    digest.update(handle.as_bytes());
+    URL_SAFE_NO_PAD.encode(digest.finalize())
+}
+
+/// The stored form of a secret. A plain hash suffices: the secret has 256
+/// bits of entropy, so there is nothing to brute-force.
+fn hash(secret: &str) -> String {
+    URL_SAFE_NO_PAD.encode(Sha256::digest(secret.as_bytes()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shape_check_refuses_everything_but_handle_dot_secret() {
+        let good = format!("{}.{}", "a".repeat(22), "b".repeat(43));
+        assert!(parse(&good).is_some());
+        for bad in [
+            String::new(),
+            ".".repeat(66),
+            format!("{}.{}", "a".repeat(21), "b".repeat(44)),
+            format!("{}..{}", "a".repeat(22), "b".repeat(42)),
+            format!("{}.{}", "a".repeat(22), "b+".repeat(21) + "b"),
+            "a".repeat(66),
+            format!("{}.{}", "é".repeat(11), "b".repeat(43)),
+            "x.y.z".into(),
+        ] {
+            assert!(parse(&bad).is_none(), "{bad:?}");
+        }
+    }
 }

@@ -30,7 +30,7 @@ use crate::source::BoxFuture;
 /// The answer of a revocation check that could not say yes.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RevocationError {
-    /// The token, its family or its subject was revoked.
+    /// The token, its session or its subject was revoked.
     #[error("token revoked")]
     Revoked,
     /// The check could not be made; the request fails closed.

@@ -33,7 +33,7 @@ async fn main() -> Result<(), examples::BoxError> {
     // ANCHOR: tokens
     let issuer = TokenIssuer::new(signing, validator.clone())?
         .access_ttl(examples::env_secs("ACCESS_TTL_SECS", 5 * 60));
-    // Refresh families live in a store; `MemoryStore` is one process's memory
+    // Refresh sessions live in a store; `MemoryStore` is one process's memory
     // (restart = everyone logs in again). Chapter 13 uses Redis.
     let tokens = RefreshTokens::new(issuer, MemoryStore::new());
     // ANCHOR_END: tokens
@@ -55,7 +55,7 @@ async fn main() -> Result<(), examples::BoxError> {
 }
 
 // ANCHOR: handlers
-/// Login starts a new refresh *family* and returns the first pair.
+/// Login starts a new *session* and returns the first pair.
 async fn login(
     State(state): State<Arc<AppState>>,
     Json(request): Json<LoginRequest>,

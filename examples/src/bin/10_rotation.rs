@@ -1,6 +1,6 @@
 //! 10 — rotation: every refresh token works once. Presenting one again means it
-//! was copied (stolen, or a client bug): the whole family is revoked, the
-//! thief's newest token included.
+//! was copied (stolen, or a client bug): the whole session is revoked, the
+//! thief's newest token included, however many rotations ago the copy was made.
 //!
 //! ```console
 //! cargo run -p examples --bin 10_rotation
@@ -37,10 +37,14 @@ async fn main() -> Result<(), examples::BoxError> {
         .access_ttl(examples::env_secs("ACCESS_TTL_SECS", 5 * 60));
     // ANCHOR: lifetimes
     let tokens = RefreshTokens::new(issuer, MemoryStore::new())
-        // A family dies after this long without a refresh (a forgotten laptop)...
+        // A session dies after this long without a refresh (a forgotten laptop)...
         .idle_timeout(examples::env_secs("REFRESH_IDLE_SECS", 7 * 24 * 3600))
         // ...and after this long in any case: then the user types the password again.
-        .absolute_lifetime(examples::env_secs("SESSION_MAX_SECS", 30 * 24 * 3600));
+        .absolute_lifetime(examples::env_secs("SESSION_MAX_SECS", 30 * 24 * 3600))
+        // Strict by default: a refresh token presented twice revokes the session.
+        // Browser apps whose tabs race may allow a few seconds (at most 60), in
+        // which the previous token is refused without revoking anything.
+        .reuse_grace(examples::env_secs("REUSE_GRACE_SECS", 0))?;
     // ANCHOR_END: lifetimes
     let state = Arc::new(AppState {
         users: Users::seed()?,
@@ -73,7 +77,7 @@ async fn refresh(
         Ok(pair) => Ok(examples::no_store(Json(pair))),
         Err(err @ RefreshError::Reused { .. }) => {
             // A security event, not a routine failure: someone holds a copy of a
-            // refresh token. The family is already revoked; alert on this log.
+            // refresh token. The session is already revoked; alert on this log.
             if let RefreshError::Reused { session, subject } = &err {
                 tracing::warn!(
                     security_event = "refresh_token_reuse",

@@ -1,5 +1,5 @@
-//! 11 — logout: revoke one session (its refresh family) or every session of a
-//! user, and make the layer refuse the access tokens of revoked sessions too.
+//! 11 — logout: revoke one session (one login on one device) or every session
+//! of a user, and make the layer refuse the access tokens of revoked sessions too.
 //!
 //! ```console
 //! cargo run -p examples --bin 11_logout
@@ -64,8 +64,8 @@ struct RefreshRequest {
 }
 
 // ANCHOR: logout
-/// Logout of this session: the refresh family is revoked, and with it every
-/// access token it issued (they carry its id as `sid`).
+/// Logout of this session: the session is revoked, and with it every access
+/// token it issued (they carry its id as `sid`).
 async fn logout(
     State(state): State<Arc<AppState>>,
     Json(request): Json<RefreshRequest>,
@@ -74,8 +74,9 @@ async fn logout(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// "Log out everywhere" (a lost phone, a changed password): every family of the
-/// user, and every access token issued to them until now.
+/// "Log out everywhere" (a lost phone, a changed password): every session of
+/// the user, and every access token issued to them until now. One write,
+/// however many sessions.
 async fn logout_everywhere(
     State(state): State<Arc<AppState>>,
     Claims(claims): Claims<AppClaims>,

@@ -2,7 +2,7 @@
 //!
 //! - ES256 (asymmetric) signing with a `kid`, the public key published at
 //!   `/.well-known/jwks.json`, so other services verify without holding a secret;
-//! - refresh families in Redis when `REDIS_URL` is set (several instances share
+//! - refresh sessions in Redis when `REDIS_URL` is set (several instances share
 //!   them), in memory otherwise (with a warning);
 //! - API clients: JSON tokens and `Authorization: Bearer`;
 //! - browsers: HttpOnly cookies, CSRF checks on unsafe cookie requests;
@@ -94,7 +94,10 @@ async fn main() -> Result<(), examples::BoxError> {
             Arc::new(MemoryStore::new())
         }
     };
-    let tokens = RefreshTokens::with_shared_store(issuer, store);
+    // Tabs of one browser may race to refresh: REUSE_GRACE_SECS (at most 60)
+    // lets the loser retry instead of revoking the session. Strict by default.
+    let tokens = RefreshTokens::with_shared_store(issuer, store)
+        .reuse_grace(examples::env_secs("REUSE_GRACE_SECS", 0))?;
     // ANCHOR_END: store
 
     // ANCHOR: layer

@@ -1,52 +1,64 @@
 //! The embedded store: one process, no setup.
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
 
-use super::{Family, RevocationQuery, Rotation, Store, StoreError};
+use super::{
+    DEFAULT_MAX_SESSIONS_PER_SUBJECT, NewSession, RevocationQuery, Rotation, RotationRequest,
+    Session, Store, StoreError,
+};
 use crate::source::BoxFuture;
 
-/// How many refresh tokens of a family (current and rotated) are remembered.
-const REMEMBERED_TOKENS: usize = 32;
-
-/// Default bound on the families (logins) one subject may hold in a [`MemoryStore`].
-pub const DEFAULT_MAX_FAMILIES_PER_SUBJECT: usize = 64;
-
-/// Default bound on live families (logins) in a [`MemoryStore`].
-pub const DEFAULT_MAX_FAMILIES: usize = 100_000;
+/// Default bound on live sessions (logins) in a [`MemoryStore`].
+pub const DEFAULT_MAX_SESSIONS: usize = 100_000;
 
 /// An in-memory [`Store`] for a single instance: bounded, with expired entries
-/// purged as it goes. State is lost on restart (users log in again); for several
-/// instances use `RedisStore` (feature `redis`).
+/// purged as it goes. State is lost on restart (users log in again: their
+/// access tokens name sessions that no longer exist, so they are refused); for
+/// several instances use `RedisStore` (feature `redis`).
 ///
-/// When full, creating a family fails with [`StoreError`] (login answers 503)
-/// rather than silently evicting someone's session.
+/// Its size is bounded by design: one record per session (whatever the number
+/// of rotations), at most [`with_capacity`](Self::with_capacity) sessions in
+/// all and [`max_sessions_per_subject`](Self::max_sessions_per_subject) per
+/// subject. When full, creating a session fails with [`StoreError`] (login
+/// answers 503) rather than silently evicting someone else's session.
 #[derive(Debug)]
 pub struct MemoryStore {
     state: Mutex<State>,
-    max_families: usize,
+    max_sessions: usize,
     max_per_subject: usize,
 }
 
 #[derive(Debug, Default)]
 struct State {
-    families: HashMap<String, Entry>,
-    tokens: HashMap<String, String>,
-    revoked_families: HashMap<String, u64>,
-    cutoffs: HashMap<String, (u64, u64)>,
+    sessions: HashMap<String, Entry>,
+    subjects: HashMap<String, Subject>,
     denied: HashMap<String, u64>,
-    subjects: HashMap<String, HashSet<String>>,
-    last_purge: u64,
-    next_seq: u64,
+    last_purge_ms: u64,
 }
 
 #[derive(Debug)]
 struct Entry {
-    family: Family,
-    current: String,
-    hashes: Vec<String>,
-    revoked: bool,
-    /// Creation order, for "drop the oldest".
-    seq: u64,
+    session: Session,
+    current_hash: String,
+    /// The secret replaced by the last rotation, for the reuse grace.
+    previous_hash: Option<String>,
+    rotated_ms: u64,
+    /// The subject's logout epoch when the session was created.
+    epoch: u64,
+    /// When the record may go: expiry plus the revocation horizon.
+    keep_until_ms: u64,
+}
+
+#[derive(Debug, Default)]
+struct Subject {
+    /// Incremented by "log out everywhere".
+    epoch: u64,
+    /// When "log out everywhere" last ran (Unix ms), for tokens without a session.
+    logged_out_at_ms: Option<u64>,
+    /// Until when that cut-off matters.
+    cut_until_ms: u64,
+    /// Session ids in creation order; at most the per-subject bound.
+    sessions: VecDeque<String>,
 }
 
 impl Default for MemoryStore {
@@ -56,152 +68,169 @@ impl Default for MemoryStore {
 }
 
 impl MemoryStore {
-    /// A store bounded to [`DEFAULT_MAX_FAMILIES`] live families.
+    /// A store bounded to [`DEFAULT_MAX_SESSIONS`] live sessions.
     pub fn new() -> Self {
-        Self::with_capacity(DEFAULT_MAX_FAMILIES)
+        Self::with_capacity(DEFAULT_MAX_SESSIONS)
     }
 
-    /// A store bounded to `max_families` live families.
-    pub fn with_capacity(max_families: usize) -> Self {
+    /// A store bounded to `max_sessions` live sessions.
+    pub fn with_capacity(max_sessions: usize) -> Self {
         Self {
             state: Mutex::new(State::default()),
-            max_families,
-            max_per_subject: DEFAULT_MAX_FAMILIES_PER_SUBJECT,
+            max_sessions,
+            max_per_subject: DEFAULT_MAX_SESSIONS_PER_SUBJECT,
         }
     }
 
-    /// Bounds the families one subject may hold (default
-    /// [`DEFAULT_MAX_FAMILIES_PER_SUBJECT`]): a new login beyond it drops that
-    /// subject's oldest family (its refresh tokens stop working; its access
-    /// tokens live to their `exp`), so one account cannot fill the store and
-    /// lock everyone else out.
-    pub fn max_families_per_subject(mut self, max: usize) -> Self {
+    /// Bounds the sessions one subject may hold (default
+    /// [`DEFAULT_MAX_SESSIONS_PER_SUBJECT`](super::DEFAULT_MAX_SESSIONS_PER_SUBJECT),
+    /// at least 1): a new login beyond it evicts that subject's oldest session
+    /// (its refresh and access tokens stop working), so one account cannot fill
+    /// the store and lock everyone else out.
+    pub fn max_sessions_per_subject(mut self, max: usize) -> Self {
         self.max_per_subject = max.max(1);
         self
     }
 
-    /// How many families are held (live or awaiting purge).
+    /// How many session records are held (live, or kept until their access
+    /// tokens expire).
     pub fn len(&self) -> usize {
-        self.state.lock().map(|s| s.families.len()).unwrap_or(0)
+        self.state.lock().map(|s| s.sessions.len()).unwrap_or(0)
     }
 
-    /// Whether no family is held.
+    /// Whether no session is held.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
 
-    fn with<R>(&self, f: impl FnOnce(&mut State) -> R) -> Result<R, StoreError> {
-        let mut state = self
-            .state
+    /// How many entries of any kind are held (sessions, subjects, denied
+    /// `jti`s): the store's whole footprint, for tests and metrics.
+    pub fn entries(&self) -> usize {
+        self.state
             .lock()
-            .map_err(|_| StoreError("memory store lock poisoned".into()))?;
+            .map(|s| s.sessions.len() + s.subjects.len() + s.denied.len())
+            .unwrap_or(0)
+    }
+
+    fn with<R>(&self, f: impl FnOnce(&mut State) -> R) -> Result<R, StoreError> {
+        let mut state = self.state.lock().map_err(|_| {
+            tracing::error!(target: "jwt_layer", "memory store lock poisoned; failing closed");
+            StoreError("memory store lock poisoned".into())
+        })?;
         Ok(f(&mut state))
     }
 }
 
 impl State {
-    /// Drops what has expired; at most once a second, or when `force`d.
-    fn purge(&mut self, now: u64, force: bool) {
-        if !force && now <= self.last_purge {
+    /// Drops what no longer matters; at most once a second, or when `force`d.
+    fn purge(&mut self, now_ms: u64, force: bool) {
+        if !force && now_ms < self.last_purge_ms.saturating_add(1000) {
             return;
         }
-        self.last_purge = now;
+        self.last_purge_ms = now_ms;
         let dead: Vec<String> = self
-            .families
+            .sessions
             .iter()
-            .filter(|(_, e)| now >= e.family.idle_expiry.min(e.family.absolute_expiry))
+            .filter(|(_, e)| now_ms >= e.keep_until_ms)
             .map(|(id, _)| id.clone())
             .collect();
         for id in dead {
-            self.remove_family(&id);
+            self.remove_session(&id);
         }
-        self.revoked_families.retain(|_, until| *until > now);
-        self.cutoffs.retain(|_, (_, until)| *until > now);
-        self.denied.retain(|_, until| *until > now);
-    }
-
-    fn remove_family(&mut self, id: &str) {
-        if let Some(entry) = self.families.remove(id) {
-            for hash in entry.hashes {
-                self.tokens.remove(&hash);
+        self.denied.retain(|_, until| *until > now_ms);
+        self.subjects.retain(|_, s| {
+            if s.cut_until_ms <= now_ms {
+                s.logged_out_at_ms = None;
             }
-            if let Some(set) = self.subjects.get_mut(&entry.family.subject) {
-                set.remove(id);
-                if set.is_empty() {
-                    self.subjects.remove(&entry.family.subject);
-                }
-            }
-        }
+            // The epoch must survive as long as a session created before it
+            // could: keep the subject while it has sessions or a live cut-off.
+            !s.sessions.is_empty() || s.cut_until_ms > now_ms
+        });
     }
 
-    /// Revokes and drops the subject's oldest families until at most `keep` remain.
-    fn evict_oldest_beyond(&mut self, subject: &str, keep: usize) {
-        let Some(ids) = self.subjects.get(subject) else {
-            return;
-        };
-        let mut live: Vec<(u64, String)> = ids
-            .iter()
-            .filter_map(|id| self.families.get(id).map(|e| (e.seq, id.clone())))
-            .collect();
-        if live.len() <= keep {
-            return;
+    fn remove_session(&mut self, id: &str) -> Option<Entry> {
+        let entry = self.sessions.remove(id)?;
+        if let Some(subject) = self.subjects.get_mut(&entry.session.subject) {
+            subject.sessions.retain(|s| s != id);
         }
-        live.sort();
-        let excess = live.len() - keep;
-        for (_, id) in live.into_iter().take(excess) {
-            // A capacity measure, not a revocation: its refresh tokens die now,
-            // its access tokens at their `exp`. No marker is kept, so a login
-            // loop on one account cannot grow the store either.
-            tracing::info!(target: "jwt_layer", %subject, family = %id, "too many sessions; dropping the oldest");
-            self.remove_family(&id);
-        }
+        Some(entry)
     }
 
-    fn revoke(&mut self, id: &str, until: u64) {
-        self.revoked_families.insert(id.to_owned(), until);
-        if let Some(entry) = self.families.get_mut(id) {
-            // Kept (until it would have expired anyway) so that its tokens read
-            // as revoked rather than unknown.
-            entry.revoked = true;
-        }
+    /// How many of the subject's oldest sessions must go to make room for one
+    /// more under the bound `max`; at most how many it has.
+    fn excess(&self, subject: &str, max: usize) -> usize {
+        self.subjects.get(subject).map_or(0, |s| {
+            (s.sessions.len() + 1)
+                .saturating_sub(max)
+                .min(s.sessions.len())
+        })
+    }
+
+    fn epoch_of(&self, subject: &str) -> u64 {
+        self.subjects.get(subject).map_or(0, |s| s.epoch)
     }
 }
 
 impl Store for MemoryStore {
-    fn create_family<'a>(
+    fn create_session<'a>(
         &'a self,
-        family: &'a Family,
-        token_hash: &'a str,
-        now: u64,
+        new: NewSession<'a>,
+        now_ms: u64,
     ) -> BoxFuture<'a, Result<(), StoreError>> {
         Box::pin(async move {
             self.with(|state| {
-                state.purge(now, false);
-                state.evict_oldest_beyond(&family.subject, self.max_per_subject - 1);
-                if state.families.len() >= self.max_families {
-                    state.purge(now, true);
+                state.purge(now_ms, false);
+                // A subject at its bound makes room itself, so it does not need
+                // the store's spare capacity; otherwise the store must have room
+                // (checked before evicting, so a refused login evicts nothing).
+                if state.sessions.len().saturating_sub(state.excess(new.subject, self.max_per_subject))
+                    >= self.max_sessions
+                {
+                    state.purge(now_ms, true);
                 }
-                if state.families.len() >= self.max_families {
+                let excess = state.excess(new.subject, self.max_per_subject);
+                if state.sessions.len().saturating_sub(excess) >= self.max_sessions {
+                    tracing::error!(target: "jwt_layer", capacity = self.max_sessions, "memory store full; login refused");
                     return Err(StoreError(format!(
-                        "memory store full ({} families); raise MemoryStore::with_capacity or use Redis",
-                        self.max_families
+                        "memory store full ({} sessions); raise MemoryStore::with_capacity or use Redis",
+                        self.max_sessions
                     )));
                 }
-                state.next_seq += 1;
-                state.tokens.insert(token_hash.to_owned(), family.id.clone());
+                let evicted: Vec<String> = state
+                    .subjects
+                    .get_mut(new.subject)
+                    .map(|subject| subject.sessions.drain(..excess).collect())
+                    .unwrap_or_default();
+                for id in evicted {
+                    tracing::info!(target: "jwt_layer", subject = %new.subject, session = %id, "too many sessions; evicting the oldest");
+                    state.sessions.remove(&id);
+                }
+                let epoch = state.epoch_of(new.subject);
                 state
                     .subjects
-                    .entry(family.subject.clone())
+                    .entry(new.subject.to_owned())
                     .or_default()
-                    .insert(family.id.clone());
-                state.families.insert(
-                    family.id.clone(),
+                    .sessions
+                    .push_back(new.id.to_owned());
+                let expiry = new.idle_expiry_ms.min(new.absolute_expiry_ms);
+                state.sessions.insert(
+                    new.id.to_owned(),
                     Entry {
-                        family: family.clone(),
-                        current: token_hash.to_owned(),
-                        hashes: vec![token_hash.to_owned()],
-                        revoked: false,
-                        seq: state.next_seq,
+                        session: Session {
+                            id: new.id.to_owned(),
+                            subject: new.subject.to_owned(),
+                            claims: new.claims.clone(),
+                            generation: 0,
+                            created_ms: now_ms,
+                            last_used_ms: now_ms,
+                            absolute_expiry_ms: new.absolute_expiry_ms,
+                            idle_expiry_ms: new.idle_expiry_ms,
+                        },
+                        current_hash: new.secret_hash.to_owned(),
+                        previous_hash: None,
+                        rotated_ms: now_ms,
+                        epoch,
+                        keep_until_ms: expiry.saturating_add(new.revocation_horizon_ms),
                     },
                 );
                 Ok(())
@@ -211,77 +240,66 @@ impl Store for MemoryStore {
 
     fn rotate<'a>(
         &'a self,
-        old_hash: &'a str,
-        new_hash: &'a str,
-        now: u64,
-        idle: u64,
+        request: RotationRequest<'a>,
+        now_ms: u64,
     ) -> BoxFuture<'a, Result<Rotation, StoreError>> {
         Box::pin(async move {
             self.with(|state| {
-                let Some(id) = state.tokens.get(old_hash).cloned() else {
+                state.purge(now_ms, false);
+                let current_epoch = match state.sessions.get(request.id) {
+                    Some(entry) => state.epoch_of(&entry.session.subject),
+                    None => return Rotation::Unknown,
+                };
+                let Some(entry) = state.sessions.get_mut(request.id) else {
                     return Rotation::Unknown;
                 };
-                let Some(entry) = state.families.get_mut(&id) else {
-                    return Rotation::Unknown;
-                };
-                if entry.revoked {
-                    return Rotation::Revoked;
+                if entry.epoch < current_epoch {
+                    state.remove_session(request.id);
+                    return Rotation::LoggedOut;
                 }
-                if entry.current != old_hash {
-                    let subject = entry.family.subject.clone();
-                    let until = entry.family.absolute_expiry.max(now).saturating_add(idle);
-                    state.revoke(&id, until);
-                    return Rotation::Reused {
-                        family_id: id,
-                        subject,
-                    };
+                // Plain `==` on SHA-256 digests: a timing leak could at most tell
+                // how many leading characters of the *hash* match, which does
+                // not help to find a secret with that hash (preimage resistance).
+                if entry.current_hash == request.presented_hash {
+                    let session = &mut entry.session;
+                    if now_ms >= session.absolute_expiry_ms || now_ms >= session.idle_expiry_ms {
+                        return Rotation::Expired;
+                    }
+                    session.generation = session.generation.saturating_add(1);
+                    session.last_used_ms = now_ms;
+                    session.idle_expiry_ms = now_ms
+                        .saturating_add(request.idle_timeout_ms)
+                        .min(session.absolute_expiry_ms);
+                    entry.previous_hash = Some(std::mem::replace(
+                        &mut entry.current_hash,
+                        request.next_hash.to_owned(),
+                    ));
+                    entry.rotated_ms = now_ms;
+                    entry.keep_until_ms = session
+                        .idle_expiry_ms
+                        .saturating_add(request.revocation_horizon_ms);
+                    return Rotation::Rotated(session.clone());
                 }
-                if now >= entry.family.absolute_expiry || now >= entry.family.idle_expiry {
-                    return Rotation::Expired;
+                let in_grace = now_ms < entry.rotated_ms.saturating_add(request.reuse_grace_ms);
+                if in_grace && entry.previous_hash.as_deref() == Some(request.presented_hash) {
+                    return Rotation::Superseded;
                 }
-                entry.current = new_hash.to_owned();
-                entry.hashes.push(new_hash.to_owned());
-                // Remember only the last rotated tokens for reuse detection, so a
-                // client refreshing in a loop cannot grow the store. An older
-                // token then reads as unknown: still refused, just not flagged.
-                if entry.hashes.len() > REMEMBERED_TOKENS {
-                    let forgotten = entry.hashes.remove(0);
-                    state.tokens.remove(&forgotten);
-                }
-                entry.family.idle_expiry =
-                    now.saturating_add(idle).min(entry.family.absolute_expiry);
-                let family = entry.family.clone();
-                state.tokens.insert(new_hash.to_owned(), id);
-                Rotation::Rotated(family)
+                let subject = entry.session.subject.clone();
+                state.remove_session(request.id);
+                Rotation::Reused { subject }
             })
         })
     }
 
-    fn family_of<'a>(
+    fn revoke_session<'a>(
         &'a self,
-        token_hash: &'a str,
-    ) -> BoxFuture<'a, Result<Option<Family>, StoreError>> {
-        Box::pin(async move {
-            self.with(|state| {
-                let id = state.tokens.get(token_hash)?;
-                state
-                    .families
-                    .get(id)
-                    .filter(|e| !e.revoked)
-                    .map(|e| e.family.clone())
-            })
-        })
-    }
-
-    fn revoke_family<'a>(
-        &'a self,
-        family_id: &'a str,
-        until: u64,
+        session: &'a str,
+        now_ms: u64,
     ) -> BoxFuture<'a, Result<(), StoreError>> {
         Box::pin(async move {
             self.with(|state| {
-                state.purge(crate::validate::now(), false);
-                state.revoke(family_id, until)
+                state.purge(now_ms, false);
+                state.remove_session(session);
             })
         })
     }
@@ -289,30 +307,30 @@ impl Store for MemoryStore {
     fn revoke_subject<'a>(
         &'a self,
         subject: &'a str,
-        cutoff: u64,
-        until: u64,
+        now_ms: u64,
+        until_ms: u64,
     ) -> BoxFuture<'a, Result<(), StoreError>> {
         Box::pin(async move {
             self.with(|state| {
-                let ids: Vec<String> = state
-                    .subjects
-                    .get(subject)
-                    .map(|set| set.iter().cloned().collect())
-                    .unwrap_or_default();
-                for id in ids {
-                    state.revoke(&id, until);
-                }
-                state.cutoffs.insert(subject.to_owned(), (cutoff, until));
+                state.purge(now_ms, false);
+                let entry = state.subjects.entry(subject.to_owned()).or_default();
+                entry.epoch = entry.epoch.saturating_add(1);
+                entry.logged_out_at_ms = Some(now_ms);
+                entry.cut_until_ms = entry.cut_until_ms.max(until_ms);
             })
         })
     }
 
-    fn deny_jti<'a>(&'a self, jti: &'a str, until: u64) -> BoxFuture<'a, Result<(), StoreError>> {
+    fn deny_jti<'a>(
+        &'a self,
+        jti: &'a str,
+        now_ms: u64,
+        until_ms: u64,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
         Box::pin(async move {
             self.with(|state| {
-                // Denials are not tied to a family: purge here too, so they stay bounded.
-                state.purge(crate::validate::now(), false);
-                state.denied.insert(jti.to_owned(), until);
+                state.purge(now_ms, false);
+                state.denied.insert(jti.to_owned(), until_ms);
             })
         })
     }
@@ -320,29 +338,35 @@ impl Store for MemoryStore {
     fn is_revoked<'a>(
         &'a self,
         query: RevocationQuery<'a>,
-        now: u64,
+        now_ms: u64,
     ) -> BoxFuture<'a, Result<bool, StoreError>> {
         Box::pin(async move {
             self.with(|state| {
-                let live = |until: Option<&u64>| until.is_some_and(|u| *u > now);
                 if query
-                    .family
-                    .is_some_and(|f| live(state.revoked_families.get(f)))
+                    .jti
+                    .and_then(|j| state.denied.get(j))
+                    .is_some_and(|until| *until > now_ms)
                 {
                     return true;
                 }
-                if query.jti.is_some_and(|j| live(state.denied.get(j))) {
-                    return true;
+                let subject = query.subject.and_then(|s| state.subjects.get(s));
+                match query.session {
+                    // A session token is good only while its session exists,
+                    // belongs to the token's subject and predates no logout.
+                    Some(id) => match state.sessions.get(id) {
+                        Some(entry) => {
+                            Some(entry.session.subject.as_str()) != query.subject
+                                || entry.epoch < subject.map_or(0, |s| s.epoch)
+                                || now_ms >= entry.keep_until_ms
+                        }
+                        None => true,
+                    },
+                    None => subject.is_some_and(|s| {
+                        s.cut_until_ms > now_ms
+                            && s.logged_out_at_ms
+                                .is_some_and(|at| query.issued_at.saturating_mul(1000) <= at)
+                    }),
                 }
-                // Tokens of a family are covered by the family's own revocation
-                // (every family of the subject was revoked); the cut-off is for
-                // tokens outside any family, so a login right after it works.
-                query.family.is_none()
-                    && query.subject.is_some_and(|s| {
-                        state.cutoffs.get(s).is_some_and(|(cutoff, until)| {
-                            *until > now && query.issued_at <= *cutoff
-                        })
-                    })
             })
         })
     }

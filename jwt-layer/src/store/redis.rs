@@ -1,18 +1,43 @@
 //! The Redis store: state shared by every instance of the application.
 use std::time::Duration;
 
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use redis::aio::ConnectionManager;
-use redis::{Client, Script};
+use redis::{Client, Script, Value};
+use sha2::{Digest, Sha256};
 
-use super::{Family, RevocationQuery, Rotation, Store, StoreError};
+use super::{
+    DEFAULT_MAX_SESSIONS_PER_SUBJECT, NewSession, RevocationQuery, Rotation, RotationRequest,
+    Session, Store, StoreError,
+};
 use crate::source::BoxFuture;
 
 /// A [`Store`] in Redis (feature `redis`), for applications running on several
 /// instances.
 ///
-/// Rotation is one Lua script, so it is atomic across instances. Every key gets a
-/// TTL, so Redis cleans up expired families and revocations by itself. Keys are
-/// prefixed (default `jwt:`) so one Redis can serve several applications.
+/// # Keys
+/// With the default prefix `jwt:` (hash tags in braces):
+/// - `jwt:{s:<sid>}`: one hash per session, whatever the number of rotations.
+///   Its TTL ends when its last access token has expired (idle or absolute
+///   expiry, whichever is first, plus the revocation horizon); revoking the
+///   session deletes it, and an access token whose session is gone is refused;
+/// - `jwt:{u:<h>}:sessions`: a sorted set of the subject's session ids by
+///   creation time, trimmed to [`max_sessions_per_subject`](Self::max_sessions_per_subject);
+/// - `jwt:{u:<h>}:cut`: the subject's logout epoch and time ("log out everywhere");
+/// - `jwt:{j:<h>}`: one denied `jti`, until its token expires.
+///
+/// `<h>` is the SHA-256 (base64url) of the subject or `jti`, so no input can
+/// break out of its hash tag or make keys long. Every Lua script touches only
+/// keys passed in `KEYS`, all in one hash tag, so the scripts are valid on
+/// Redis Cluster; session and subject data live in different slots and are
+/// touched by separate commands.
+///
+/// # Operating it
+/// - Use `maxmemory-policy noeviction`: an evicted subject key would forget a
+///   "log out everywhere". (An evicted session only logs that session out.)
+/// - Turn on persistence (`appendonly yes`) if revocations must survive a
+///   Redis restart; without it, a restart logs everyone out (fail closed).
 ///
 /// Requests time out after one second (configurable) and fail closed: a refresh
 /// or a revocation check against an unreachable Redis is refused with 503.
@@ -27,18 +52,26 @@ use crate::source::BoxFuture;
 pub struct RedisStore {
     connection: ConnectionManager,
     prefix: String,
+    max_per_subject: usize,
 }
 
 impl std::fmt::Debug for RedisStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RedisStore")
             .field("prefix", &self.prefix)
+            .field("max_sessions_per_subject", &self.max_per_subject)
             .finish_non_exhaustive()
     }
 }
 
 fn store_error(err: redis::RedisError) -> StoreError {
+    tracing::warn!(target: "jwt_layer", error = %err, "redis request failed; failing closed");
     StoreError(format!("redis: {err}"))
+}
+
+fn bad_reply(what: &str, reply: impl std::fmt::Debug) -> StoreError {
+    tracing::error!(target: "jwt_layer", ?reply, "unexpected redis reply to {what}; failing closed");
+    StoreError(format!("redis: unexpected reply to {what}"))
 }
 
 /// Default timeout of one Redis request.
@@ -70,23 +103,59 @@ impl RedisStore {
         Ok(Self {
             connection,
             prefix: "jwt:".to_owned(),
+            max_per_subject: DEFAULT_MAX_SESSIONS_PER_SUBJECT,
         })
     }
 
-    /// Prefixes every key with `prefix` (default `jwt:`).
-    pub fn with_prefix(mut self, prefix: impl Into<String>) -> Self {
-        self.prefix = prefix.into();
+    /// Prefixes every key with `prefix` (default `jwt:`), so one Redis can serve
+    /// several applications. Braces are refused: they would change the keys'
+    /// hash tags, and so which keys share a Cluster slot.
+    pub fn with_prefix(mut self, prefix: impl Into<String>) -> Result<Self, StoreError> {
+        let prefix = prefix.into();
+        if prefix.contains(['{', '}']) {
+            return Err(StoreError(format!(
+                "redis key prefix {prefix:?} must not contain braces"
+            )));
+        }
+        self.prefix = prefix;
+        Ok(self)
+    }
+
+    /// Bounds the sessions one subject may hold (default
+    /// [`DEFAULT_MAX_SESSIONS_PER_SUBJECT`](super::DEFAULT_MAX_SESSIONS_PER_SUBJECT),
+    /// at least 1): a new login beyond it evicts (deletes) the oldest.
+    pub fn max_sessions_per_subject(mut self, max: usize) -> Self {
+        self.max_per_subject = max.max(1);
         self
+    }
+
+    fn session_key(&self, id: &str) -> String {
+        format!("{}{{s:{id}}}", self.prefix)
+    }
+
+    fn subject_keys(&self, subject: &str) -> (String, String) {
+        let tag = digest(subject);
+        (
+            format!("{}{{u:{tag}}}:sessions", self.prefix),
+            format!("{}{{u:{tag}}}:cut", self.prefix),
+        )
+    }
+
+    fn jti_key(&self, jti: &str) -> String {
+        format!("{}{{j:{}}}", self.prefix, digest(jti))
     }
 
     async fn run<T: redis::FromRedisValue>(
         &self,
         script: &Script,
+        keys: &[&str],
         args: &[String],
     ) -> Result<T, StoreError> {
         let mut connection = self.connection.clone();
         let mut invocation = script.prepare_invoke();
-        invocation.arg(&self.prefix);
+        for key in keys {
+            invocation.key(*key);
+        }
         for arg in args {
             invocation.arg(arg);
         }
@@ -95,257 +164,375 @@ impl RedisStore {
             .await
             .map_err(store_error)
     }
+
+    /// The subject's logout epoch (0 if it never logged out everywhere).
+    async fn epoch(&self, subject: &str) -> Result<u64, StoreError> {
+        let (_, cut) = self.subject_keys(subject);
+        let mut connection = self.connection.clone();
+        let epoch: Option<String> = redis::cmd("HGET")
+            .arg(&cut)
+            .arg("epoch")
+            .query_async(&mut connection)
+            .await
+            .map_err(store_error)?;
+        epoch.as_deref().map_or(Ok(0), parse_u64)
+    }
+
+    async fn delete(&self, keys: &[String]) -> Result<(), StoreError> {
+        if keys.is_empty() {
+            return Ok(());
+        }
+        // One DEL per key: the keys are in different slots.
+        let mut pipe = redis::pipe();
+        for key in keys {
+            pipe.cmd("DEL").arg(key).ignore();
+        }
+        let mut connection = self.connection.clone();
+        pipe.query_async::<()>(&mut connection)
+            .await
+            .map_err(store_error)
+    }
 }
 
-/// Seconds from `now` until `until`, at least 1 (Redis refuses `EX 0`).
-fn ttl(until: u64, now: u64) -> String {
-    until.saturating_sub(now).max(1).to_string()
+/// A fixed-length, brace-free stand-in for untrusted text in a key name.
+fn digest(text: &str) -> String {
+    URL_SAFE_NO_PAD.encode(Sha256::digest(text.as_bytes()))
 }
 
+/// Milliseconds from `now_ms` until `until_ms`, at least 1 (Redis refuses 0).
+fn ttl_ms(until_ms: u64, now_ms: u64) -> String {
+    until_ms.saturating_sub(now_ms).max(1).to_string()
+}
+
+/// KEYS: session. ARGV: subject, claims, secret hash, now, absolute expiry,
+/// idle expiry, epoch, ttl (ms).
 const CREATE: &str = r#"
-local p, fid, sub, claims, abs, idle, hash, ttl = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], tonumber(ARGV[8])
-local fkey = p..'fam:'..fid
-redis.call('HSET', fkey, 'subject', sub, 'claims', claims, 'abs', abs, 'idle', idle, 'current', hash, 'revoked', '0')
-redis.call('EXPIRE', fkey, ttl)
-redis.call('SET', p..'tok:'..hash, fid, 'EX', ttl)
-local skey = p..'sub:'..sub
-redis.call('SADD', skey, fid)
-if redis.call('TTL', skey) < ttl then redis.call('EXPIRE', skey, ttl) end
+redis.call('HSET', KEYS[1], 'sub', ARGV[1], 'claims', ARGV[2], 'cur', ARGV[3], 'prev', '',
+  'rot', ARGV[4], 'created', ARGV[4], 'used', ARGV[4], 'gen', '0',
+  'abs', ARGV[5], 'idle', ARGV[6], 'epoch', ARGV[7])
+redis.call('PEXPIRE', KEYS[1], ARGV[8])
 return 1
 "#;
 
+/// KEYS: the subject's sessions (sorted set), its cut-off hash. ARGV: session
+/// id, now, max sessions, ttl (ms: the session's absolute lifetime plus the
+/// revocation horizon). Registers the session, returns the subject's epoch
+/// followed by the evicted session ids.
+const REGISTER: &str = r#"
+local epoch = redis.call('HGET', KEYS[2], 'epoch') or '0'
+-- The new session is always the newest, even if another instance's clock is
+-- ahead: never evict the session being created.
+local score = tonumber(ARGV[2])
+local top = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
+if top[2] and tonumber(top[2]) >= score then score = tonumber(top[2]) + 1 end
+redis.call('ZADD', KEYS[1], string.format('%d', score), ARGV[1])
+local excess = redis.call('ZCARD', KEYS[1]) - tonumber(ARGV[3])
+local reply = {epoch}
+if excess > 0 then
+  local popped = redis.call('ZPOPMIN', KEYS[1], excess)
+  for i = 1, #popped, 2 do reply[#reply + 1] = popped[i] end
+end
+if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[4]) then redis.call('PEXPIRE', KEYS[1], ARGV[4]) end
+-- The epoch must outlive every session that recorded it: were it to expire
+-- first, the counter would restart at 0 and a later "log out everywhere"
+-- would not reach this session.
+if epoch ~= '0' and redis.call('PTTL', KEYS[2]) < tonumber(ARGV[4]) then redis.call('PEXPIRE', KEYS[2], ARGV[4]) end
+return reply
+"#;
+
+/// KEYS: session. ARGV: presented hash, next hash, now, idle timeout, grace,
+/// horizon (ms).
 const ROTATE: &str = r#"
-local p, old, new, now, idle = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5])
-local fid = redis.call('GET', p..'tok:'..old)
-if not fid then return {'unknown'} end
-local fkey = p..'fam:'..fid
-local f = redis.call('HMGET', fkey, 'current', 'revoked', 'abs', 'idle', 'subject', 'claims')
+local k = KEYS[1]
+local presented, nxt = ARGV[1], ARGV[2]
+local now, idle, grace, horizon = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
+local f = redis.call('HMGET', k, 'cur', 'prev', 'rot', 'abs', 'idle', 'sub', 'claims', 'gen', 'created', 'epoch')
 if not f[1] then return {'unknown'} end
-if f[2] == '1' then return {'revoked'} end
-local ttl = redis.call('TTL', fkey)
-if ttl < 1 then ttl = 1 end
-if f[1] ~= old then
-  redis.call('HSET', fkey, 'revoked', '1')
-  redis.call('SET', p..'rf:'..fid, '1', 'EX', ttl + idle)
-  return {'reused', fid, f[5]}
+local abs, idle_exp = tonumber(f[4]), tonumber(f[5])
+if presented == f[1] then
+  if now >= abs or now >= idle_exp then return {'expired'} end
+  local new_idle = math.min(now + idle, abs)
+  local gen = string.format('%d', tonumber(f[8]) + 1)
+  local now_s, idle_s = string.format('%d', now), string.format('%d', new_idle)
+  redis.call('HSET', k, 'cur', nxt, 'prev', presented, 'rot', now_s, 'used', now_s, 'idle', idle_s, 'gen', gen)
+  redis.call('PEXPIRE', k, string.format('%d', math.max(new_idle + horizon - now, 1)))
+  return {'rotated', f[6], f[7], gen, f[9], now_s, f[4], idle_s, f[10]}
 end
-local abs, idle_exp = tonumber(f[3]), tonumber(f[4])
-if now >= abs or now >= idle_exp then return {'expired'} end
-local new_idle = math.min(now + idle, abs)
-redis.call('HSET', fkey, 'current', new, 'idle', string.format('%d', new_idle))
-redis.call('SET', p..'tok:'..new, fid, 'EX', ttl)
-return {'rotated', fid, f[5], f[6], f[3], string.format('%d', new_idle)}
+if presented == f[2] and now < tonumber(f[3]) + grace then return {'superseded'} end
+redis.call('DEL', k)
+return {'reused', f[6], f[10]}
 "#;
 
-const FAMILY_OF: &str = r#"
-local p, hash = ARGV[1], ARGV[2]
-local fid = redis.call('GET', p..'tok:'..hash)
-if not fid then return {} end
-local f = redis.call('HMGET', p..'fam:'..fid, 'subject', 'claims', 'abs', 'idle', 'revoked')
-if not f[1] or f[5] == '1' then return {} end
-return {fid, f[1], f[2], f[3], f[4]}
-"#;
-
-const REVOKE_FAMILY: &str = r#"
-local p, fid, ttl = ARGV[1], ARGV[2], tonumber(ARGV[3])
-local fkey = p..'fam:'..fid
-if redis.call('EXISTS', fkey) == 1 then redis.call('HSET', fkey, 'revoked', '1') end
-redis.call('SET', p..'rf:'..fid, '1', 'EX', ttl)
+/// KEYS: the subject's cut-off hash. ARGV: now, ttl (ms).
+const LOGOUT_EVERYWHERE: &str = r#"
+redis.call('HINCRBY', KEYS[1], 'epoch', 1)
+redis.call('HSET', KEYS[1], 'at', ARGV[1])
+if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[2]) then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
 return 1
 "#;
 
-const REVOKE_SUBJECT: &str = r#"
-local p, sub, cutoff, ttl = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
-for _, fid in ipairs(redis.call('SMEMBERS', p..'sub:'..sub)) do
-  local fkey = p..'fam:'..fid
-  if redis.call('EXISTS', fkey) == 1 then redis.call('HSET', fkey, 'revoked', '1') end
-  redis.call('SET', p..'rf:'..fid, '1', 'EX', ttl)
-end
-redis.call('SET', p..'cut:'..sub, cutoff, 'EX', ttl)
-return 1
-"#;
-
-const DENY: &str = r#"
-redis.call('SET', ARGV[1]..'jti:'..ARGV[2], '1', 'EX', tonumber(ARGV[3]))
-return 1
-"#;
-
-const IS_REVOKED: &str = r#"
-local p, fid, jti, sub, iat = ARGV[1], ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5])
-if fid ~= '' and redis.call('EXISTS', p..'rf:'..fid) == 1 then return 1 end
-if jti ~= '' and redis.call('EXISTS', p..'jti:'..jti) == 1 then return 1 end
-if fid == '' and sub ~= '' then
-  local cut = redis.call('GET', p..'cut:'..sub)
-  if cut and iat <= tonumber(cut) then return 1 end
-end
-return 0
-"#;
+struct Scripts {
+    create: Script,
+    register: Script,
+    rotate: Script,
+    logout_everywhere: Script,
+}
 
 fn scripts() -> &'static Scripts {
     static SCRIPTS: std::sync::OnceLock<Scripts> = std::sync::OnceLock::new();
     SCRIPTS.get_or_init(|| Scripts {
         create: Script::new(CREATE),
+        register: Script::new(REGISTER),
         rotate: Script::new(ROTATE),
-        family_of: Script::new(FAMILY_OF),
-        revoke_family: Script::new(REVOKE_FAMILY),
-        revoke_subject: Script::new(REVOKE_SUBJECT),
-        deny: Script::new(DENY),
-        is_revoked: Script::new(IS_REVOKED),
+        logout_everywhere: Script::new(LOGOUT_EVERYWHERE),
     })
 }
 
-struct Scripts {
-    create: Script,
-    rotate: Script,
-    family_of: Script,
-    revoke_family: Script,
-    revoke_subject: Script,
-    deny: Script,
-    is_revoked: Script,
-}
-
 fn parse_u64(text: &str) -> Result<u64, StoreError> {
-    text.parse()
-        .map_err(|_| StoreError(format!("redis returned a non-numeric time {text:?}")))
+    text.parse().map_err(|_| bad_reply("a number", text))
 }
 
 fn parse_claims(text: &str) -> Result<serde_json::Value, StoreError> {
-    serde_json::from_str(text).map_err(|e| StoreError(format!("stored claims are not JSON: {e}")))
+    serde_json::from_str(text).map_err(|_| bad_reply("stored claims", "not JSON"))
+}
+
+fn parse<T: redis::FromRedisValue>(value: Value, what: &str) -> Result<T, StoreError> {
+    redis::from_redis_value(value).map_err(|e| bad_reply(what, e))
 }
 
 impl Store for RedisStore {
-    fn create_family<'a>(
+    fn create_session<'a>(
         &'a self,
-        family: &'a Family,
-        token_hash: &'a str,
-        now: u64,
+        new: NewSession<'a>,
+        now_ms: u64,
     ) -> BoxFuture<'a, Result<(), StoreError>> {
         Box::pin(async move {
-            let args = [
-                family.id.clone(),
-                family.subject.clone(),
-                family.claims.to_string(),
-                family.absolute_expiry.to_string(),
-                family.idle_expiry.to_string(),
-                token_hash.to_owned(),
-                ttl(family.absolute_expiry, now),
-            ];
-            self.run::<i64>(&scripts().create, &args).await.map(drop)
+            let expiry = new.idle_expiry_ms.min(new.absolute_expiry_ms);
+            let keep_until = expiry.saturating_add(new.revocation_horizon_ms);
+            // Register first: it reads the epoch the session must record, and a
+            // registration without a session (if the next step fails) is harmless.
+            let (sessions, cut) = self.subject_keys(new.subject);
+            let subject_ttl = ttl_ms(
+                new.absolute_expiry_ms
+                    .saturating_add(new.revocation_horizon_ms),
+                now_ms,
+            );
+            let reply: Vec<String> = self
+                .run(
+                    &scripts().register,
+                    &[&sessions, &cut],
+                    &[
+                        new.id.to_owned(),
+                        now_ms.to_string(),
+                        self.max_per_subject.to_string(),
+                        subject_ttl,
+                    ],
+                )
+                .await?;
+            let Some((epoch, evicted)) = reply.split_first() else {
+                return Err(bad_reply("register", reply));
+            };
+            self.run::<i64>(
+                &scripts().create,
+                &[&self.session_key(new.id)],
+                &[
+                    new.subject.to_owned(),
+                    new.claims.to_string(),
+                    new.secret_hash.to_owned(),
+                    now_ms.to_string(),
+                    new.absolute_expiry_ms.to_string(),
+                    new.idle_expiry_ms.to_string(),
+                    parse_u64(epoch)?.to_string(),
+                    ttl_ms(keep_until, now_ms),
+                ],
+            )
+            .await?;
+            if !evicted.is_empty() {
+                tracing::info!(target: "jwt_layer", subject = %new.subject, count = evicted.len(), "too many sessions; evicting the oldest");
+            }
+            let keys: Vec<String> = evicted.iter().map(|id| self.session_key(id)).collect();
+            self.delete(&keys).await
         })
     }
 
     fn rotate<'a>(
         &'a self,
-        old_hash: &'a str,
-        new_hash: &'a str,
-        now: u64,
-        idle: u64,
+        request: RotationRequest<'a>,
+        now_ms: u64,
     ) -> BoxFuture<'a, Result<Rotation, StoreError>> {
         Box::pin(async move {
-            let args = [
-                old_hash.to_owned(),
-                new_hash.to_owned(),
-                now.to_string(),
-                idle.to_string(),
-            ];
-            let reply: Vec<String> = self.run(&scripts().rotate, &args).await?;
-            match reply.as_slice() {
-                [status] if status == "unknown" => Ok(Rotation::Unknown),
-                [status] if status == "revoked" => Ok(Rotation::Revoked),
-                [status] if status == "expired" => Ok(Rotation::Expired),
-                [status, fid, subject] if status == "reused" => Ok(Rotation::Reused {
-                    family_id: fid.clone(),
-                    subject: subject.clone(),
-                }),
-                [status, fid, subject, claims, abs, idle] if status == "rotated" => {
-                    Ok(Rotation::Rotated(Family {
-                        id: fid.clone(),
+            let reply: Vec<String> = self
+                .run(
+                    &scripts().rotate,
+                    &[&self.session_key(request.id)],
+                    &[
+                        request.presented_hash.to_owned(),
+                        request.next_hash.to_owned(),
+                        now_ms.to_string(),
+                        request.idle_timeout_ms.to_string(),
+                        request.reuse_grace_ms.to_string(),
+                        request.revocation_horizon_ms.to_string(),
+                    ],
+                )
+                .await?;
+            let session = match reply.as_slice() {
+                [status] if status == "unknown" => return Ok(Rotation::Unknown),
+                [status] if status == "expired" => return Ok(Rotation::Expired),
+                [status] if status == "superseded" => return Ok(Rotation::Superseded),
+                [status, subject, epoch] if status == "reused" => {
+                    // A session already cut off by "log out everywhere" is not
+                    // a theft signal: report it as the memory store does.
+                    if parse_u64(epoch)? < self.epoch(subject).await? {
+                        return Ok(Rotation::LoggedOut);
+                    }
+                    return Ok(Rotation::Reused {
+                        subject: subject.clone(),
+                    });
+                }
+                [
+                    status,
+                    subject,
+                    claims,
+                    generation,
+                    created,
+                    used,
+                    absolute,
+                    idle,
+                    epoch,
+                ] if status == "rotated" => (
+                    Session {
+                        id: request.id.to_owned(),
                         subject: subject.clone(),
                         claims: parse_claims(claims)?,
-                        absolute_expiry: parse_u64(abs)?,
-                        idle_expiry: parse_u64(idle)?,
-                    }))
-                }
-                other => Err(StoreError(format!("unexpected rotate reply {other:?}"))),
+                        generation: parse_u64(generation)?,
+                        created_ms: parse_u64(created)?,
+                        last_used_ms: parse_u64(used)?,
+                        absolute_expiry_ms: parse_u64(absolute)?,
+                        idle_expiry_ms: parse_u64(idle)?,
+                    },
+                    parse_u64(epoch)?,
+                ),
+                other => return Err(bad_reply("rotate", other)),
+            };
+            // The cut-off lives in the subject's slot, so it is read after the
+            // rotation, by a separate command. A "log out everywhere" racing
+            // this refresh is still seen by the next check: the session keeps
+            // its old epoch, so the pair issued now is refused at first use.
+            let (session, epoch) = session;
+            if epoch < self.epoch(&session.subject).await? {
+                self.delete(&[self.session_key(request.id)]).await?;
+                return Ok(Rotation::LoggedOut);
             }
+            Ok(Rotation::Rotated(session))
         })
     }
 
-    fn family_of<'a>(
+    fn revoke_session<'a>(
         &'a self,
-        token_hash: &'a str,
-    ) -> BoxFuture<'a, Result<Option<Family>, StoreError>> {
-        Box::pin(async move {
-            let reply: Vec<String> = self
-                .run(&scripts().family_of, &[token_hash.to_owned()])
-                .await?;
-            match reply.as_slice() {
-                [] => Ok(None),
-                [fid, subject, claims, abs, idle] => Ok(Some(Family {
-                    id: fid.clone(),
-                    subject: subject.clone(),
-                    claims: parse_claims(claims)?,
-                    absolute_expiry: parse_u64(abs)?,
-                    idle_expiry: parse_u64(idle)?,
-                })),
-                other => Err(StoreError(format!("unexpected family reply {other:?}"))),
-            }
-        })
-    }
-
-    fn revoke_family<'a>(
-        &'a self,
-        family_id: &'a str,
-        until: u64,
+        session: &'a str,
+        _now_ms: u64,
     ) -> BoxFuture<'a, Result<(), StoreError>> {
-        Box::pin(async move {
-            let args = [family_id.to_owned(), ttl(until, crate::validate::now())];
-            self.run::<i64>(&scripts().revoke_family, &args)
-                .await
-                .map(drop)
-        })
+        Box::pin(async move { self.delete(&[self.session_key(session)]).await })
     }
 
     fn revoke_subject<'a>(
         &'a self,
         subject: &'a str,
-        cutoff: u64,
-        until: u64,
+        now_ms: u64,
+        until_ms: u64,
     ) -> BoxFuture<'a, Result<(), StoreError>> {
         Box::pin(async move {
-            let args = [
-                subject.to_owned(),
-                cutoff.to_string(),
-                ttl(until, crate::validate::now()),
-            ];
-            self.run::<i64>(&scripts().revoke_subject, &args)
-                .await
-                .map(drop)
+            let (_, cut) = self.subject_keys(subject);
+            self.run::<i64>(
+                &scripts().logout_everywhere,
+                &[&cut],
+                &[now_ms.to_string(), ttl_ms(until_ms, now_ms)],
+            )
+            .await
+            .map(drop)
         })
     }
 
-    fn deny_jti<'a>(&'a self, jti: &'a str, until: u64) -> BoxFuture<'a, Result<(), StoreError>> {
+    fn deny_jti<'a>(
+        &'a self,
+        jti: &'a str,
+        now_ms: u64,
+        until_ms: u64,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
         Box::pin(async move {
-            let args = [jti.to_owned(), ttl(until, crate::validate::now())];
-            self.run::<i64>(&scripts().deny, &args).await.map(drop)
+            let mut connection = self.connection.clone();
+            redis::cmd("SET")
+                .arg(self.jti_key(jti))
+                .arg("1")
+                .arg("PX")
+                .arg(ttl_ms(until_ms, now_ms))
+                .query_async::<()>(&mut connection)
+                .await
+                .map_err(store_error)
         })
     }
 
     fn is_revoked<'a>(
         &'a self,
         query: RevocationQuery<'a>,
-        _now: u64,
+        _now_ms: u64,
     ) -> BoxFuture<'a, Result<bool, StoreError>> {
+        // Redis expires what no longer matters by itself: no time to compare.
         Box::pin(async move {
-            let args = [
-                query.family.unwrap_or_default().to_owned(),
-                query.jti.unwrap_or_default().to_owned(),
-                query.subject.unwrap_or_default().to_owned(),
-                query.issued_at.to_string(),
-            ];
-            self.run::<i64>(&scripts().is_revoked, &args)
+            // Up to three reads in three slots, pipelined: one round trip.
+            let mut pipe = redis::pipe();
+            if let Some(jti) = query.jti {
+                pipe.cmd("EXISTS").arg(self.jti_key(jti));
+            }
+            if let Some(subject) = query.subject {
+                pipe.cmd("HMGET")
+                    .arg(self.subject_keys(subject).1)
+                    .arg("epoch")
+                    .arg("at");
+            }
+            if let Some(session) = query.session {
+                pipe.cmd("HMGET")
+                    .arg(self.session_key(session))
+                    .arg("sub")
+                    .arg("epoch");
+            }
+            let mut connection = self.connection.clone();
+            let replies: Vec<Value> = pipe
+                .query_async(&mut connection)
                 .await
-                .map(|r| r == 1)
+                .map_err(store_error)?;
+            let mut replies = replies.into_iter();
+            let mut next = || {
+                replies
+                    .next()
+                    .ok_or_else(|| bad_reply("is_revoked", "too few replies"))
+            };
+            if query.jti.is_some() && parse::<bool>(next()?, "EXISTS")? {
+                return Ok(true);
+            }
+            let (subject_epoch, logged_out_at) = if query.subject.is_some() {
+                let cut: (Option<String>, Option<String>) = parse(next()?, "HMGET cut")?;
+                (
+                    cut.0.as_deref().map_or(Ok(0), parse_u64)?,
+                    cut.1.as_deref().map(parse_u64).transpose()?,
+                )
+            } else {
+                (0, None)
+            };
+            if query.session.is_some() {
+                let (subject, epoch): (Option<String>, Option<String>) =
+                    parse(next()?, "HMGET session")?;
+                // A session token is good only while its session exists,
+                // belongs to the token's subject and predates no logout.
+                return Ok(match (subject, epoch) {
+                    (Some(subject), Some(epoch)) => {
+                        Some(subject.as_str()) != query.subject
+                            || parse_u64(&epoch)? < subject_epoch
+                    }
+                    _ => true,
+                });
+            }
+            Ok(logged_out_at.is_some_and(|at| query.issued_at.saturating_mul(1000) <= at))
         })
     }
 }
