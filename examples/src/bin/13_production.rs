@@ -2,10 +2,13 @@
 //!
 //! - ES256 (asymmetric) signing with a `kid`, the public key published at
 //!   `/.well-known/jwks.json`, so other services verify without holding a secret;
+//!   never a public key by default (a fresh key pair unless configured);
 //! - refresh families in Redis when `REDIS_URL` is set (several instances share
 //!   them), in memory otherwise (with a warning);
 //! - API clients: JSON tokens and `Authorization: Bearer`;
-//! - browsers: HttpOnly cookies, CSRF checks on unsafe cookie requests;
+//! - browsers: HttpOnly cookies, CSRF checks on unsafe cookie requests (the
+//!   layer's, and its `csrf_layer()` on the cookie endpoints outside it);
+//! - login throttling per account and per client address (429, `Retry-After`);
 //! - rotation, reuse detection, logout, logout everywhere, revocation checks;
 //! - `/` serves the browser demo page from `examples/static/`.
 //!
