@@ -28,7 +28,8 @@ pub fn dev_key_file() -> PathBuf {
 pub fn es256_signing_key() -> Result<SigningKey, BoxError> {
     let configured = std::env::var("JWT_PRIVATE_KEY_FILE").unwrap_or_default();
     if !configured.is_empty() {
-        let pem = std::fs::read(&configured).map_err(|e| format!("cannot read {configured}: {e}"))?;
+        let pem =
+            std::fs::read(&configured).map_err(|e| format!("cannot read {configured}: {e}"))?;
         let kid = crate::env_or("JWT_KEY_ID", "es256-1");
         return Ok(SigningKey::ec_pem(Algorithm::ES256, &pem)?.with_kid(kid));
     }

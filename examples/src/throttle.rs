@@ -48,7 +48,9 @@ impl LoginThrottle {
             let mut every = tokio::time::interval(CLEANUP_INTERVAL);
             loop {
                 every.tick().await;
-                let Some(throttle) = weak.upgrade() else { break };
+                let Some(throttle) = weak.upgrade() else {
+                    break;
+                };
                 throttle.per_account.retain_recent();
                 throttle.per_account.shrink_to_fit();
                 throttle.per_address.retain_recent();

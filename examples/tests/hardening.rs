@@ -207,10 +207,19 @@ fn jwt_secret_must_be_base64_of_at_least_32_bytes() {
         "c2hvcnQ=",   // "short"
         "not*base64", // not base64 at all
     ] {
-        let output = command("06_validation", &[("JWT_SECRET", bad)])
+        let mut child = command("06_validation", &[("JWT_SECRET", bad)])
             .stdin(Stdio::null())
-            .output()
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
             .expect("run the example");
+        // It must stop at once; a server that starts anyway is killed and fails the test.
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while child.try_wait().unwrap().is_none() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = child.kill();
+        let output = child.wait_with_output().unwrap();
         assert_eq!(output.status.code(), Some(2), "JWT_SECRET={bad:?}");
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert!(stderr.contains("JWT_SECRET"), "{stderr}");
@@ -218,7 +227,11 @@ fn jwt_secret_must_be_base64_of_at_least_32_bytes() {
     }
     // 32 random bytes, in both alphabets, padded or not.
     let secret = "q83vEjRWeJCrze8SNFZ4kKvN7xI0VniQq83vEjRWeJA=";
-    for good in [secret, secret.trim_end_matches('='), "q83vEjRWeJCrze8SNFZ4kKvN7xI0VniQq83vEjRWeJA"] {
+    for good in [
+        secret,
+        secret.trim_end_matches('='),
+        "q83vEjRWeJCrze8SNFZ4kKvN7xI0VniQq83vEjRWeJA",
+    ] {
         let server = start("06_validation", &[("JWT_SECRET", good)]);
         assert_eq!(server.send("GET", "/health", &[], "").status, 200);
     }
@@ -253,7 +266,10 @@ fn cookie_endpoints_refuse_cross_site_requests_even_with_a_bearer_header() {
     }
 
     // Same origin: the handlers run (no refresh cookie → 400; logout → 204).
-    let same_origin = [("sec-fetch-site", "same-origin"), ("authorization", "Bearer x")];
+    let same_origin = [
+        ("sec-fetch-site", "same-origin"),
+        ("authorization", "Bearer x"),
+    ];
     let reply = server.send("POST", "/auth/session/refresh", &same_origin, "");
     assert_eq!(reply.status, 400, "{reply:?}");
     assert_eq!(reply.json()["error"], "invalid_grant");
@@ -297,8 +313,14 @@ fn chapter_8_browser_session_has_the_same_check() {
         ("content-type", "application/json"),
     ];
     let body = r#"{"username":"alice","password":"wonderland"}"#;
-    assert_eq!(server.send("POST", "/session", &cross_site, body).status, 403);
-    assert_eq!(server.send("DELETE", "/session", &cross_site, "").status, 403);
+    assert_eq!(
+        server.send("POST", "/session", &cross_site, body).status,
+        403
+    );
+    assert_eq!(
+        server.send("DELETE", "/session", &cross_site, "").status,
+        403
+    );
     assert_eq!(server.login("/session", "alice", "wonderland").status, 200);
 }
 
@@ -326,7 +348,11 @@ fn giant_passwords_are_refused_before_hashing() {
         let reply = server.login(path, username, &huge);
         let elapsed = started.elapsed();
         assert_eq!(reply.status, 400, "{reply:?}");
-        assert_eq!(reply.json()["error"], "invalid_request", "{path} {username}");
+        assert_eq!(
+            reply.json()["error"],
+            "invalid_request",
+            "{path} {username}"
+        );
         assert_eq!(reply.header("cache-control"), Some("no-store"));
         eprintln!("1.9 MB password on {path}: {elapsed:?}");
         assert!(elapsed < Duration::from_secs(2), "{elapsed:?}");
@@ -357,7 +383,10 @@ fn the_first_unknown_user_login_costs_what_later_ones_cost() {
         ratios.push(ratio);
     }
     let best = ratios.iter().copied().fold(f64::INFINITY, f64::min);
-    assert!(best < 1.6, "the first unknown-user login is slower: {ratios:?}");
+    assert!(
+        best < 1.6,
+        "the first unknown-user login is slower: {ratios:?}"
+    );
 }
 
 // Login throttling ------------------------------------------------------------
@@ -367,7 +396,11 @@ fn login_is_throttled_per_account_known_or_not() {
     let server = start("13_production", &[]);
     for username in ["alice", "nobody-at-all"] {
         for attempt in 1..=5 {
-            let path = if attempt % 2 == 0 { "/auth/session" } else { "/auth/login" };
+            let path = if attempt % 2 == 0 {
+                "/auth/session"
+            } else {
+                "/auth/login"
+            };
             let reply = server.login(path, username, "wrong");
             assert_eq!(reply.status, 400, "{username} #{attempt}: {reply:?}");
         }
@@ -392,7 +425,10 @@ fn login_is_throttled_per_account_known_or_not() {
 #[test]
 fn login_is_throttled_per_client_address() {
     let server = start("13_production", &[("LOGIN_ADDRESS_PER_MIN", "3")]);
-    for (attempt, path) in ["/auth/login", "/auth/session", "/auth/login"].iter().enumerate() {
+    for (attempt, path) in ["/auth/login", "/auth/session", "/auth/login"]
+        .iter()
+        .enumerate()
+    {
         let reply = server.login(path, &format!("user-{attempt}"), "wrong");
         assert_eq!(reply.status, 400, "#{attempt}: {reply:?}");
     }

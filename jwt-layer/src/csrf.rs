@@ -138,7 +138,10 @@ impl CsrfLayer {
     /// The check with no trusted origin, answering in realm `"api"` with the
     /// default refusal.
     pub fn new() -> Self {
-        Self::with_policy(CsrfPolicy::default(), ErrorResponder::new(DEFAULT_REALM, None))
+        Self::with_policy(
+            CsrfPolicy::default(),
+            ErrorResponder::new(DEFAULT_REALM, None),
+        )
     }
 
     pub(crate) fn with_policy(policy: CsrfPolicy, responder: ErrorResponder) -> Self {
@@ -393,7 +396,11 @@ mod tests {
             let mut headers = cross_site.to_vec();
             headers.extend(extra);
             let response = call(&headers).await;
-            assert_eq!(response.status(), http::StatusCode::FORBIDDEN, "{headers:?}");
+            assert_eq!(
+                response.status(),
+                http::StatusCode::FORBIDDEN,
+                "{headers:?}"
+            );
             assert_eq!(
                 response.extensions().get::<AuthError>(),
                 Some(&AuthError::CrossSiteRequest)

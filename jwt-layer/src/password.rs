@@ -181,8 +181,7 @@ pub async fn verify_password(password: &str, phc: Option<&str>) -> Result<bool, 
 /// and an all-zero output. Verifying costs one full hash whatever the output
 /// holds; no password hashes to all zeros, and a match would still be `false`.
 /// A constant, so no request ever pays for building it.
-const DUMMY_HASH: &str =
-    "$argon2id$v=19$m=19456,t=2,p=1$ZHVtbXlzYWx0ZHVtbXlzYQ$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$ZHVtbXlzYWx0ZHVtbXlzYQ$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
 
 #[cfg(test)]
 mod tests {
@@ -202,7 +201,11 @@ mod tests {
         );
         let (dummy_params, default) = (Params::try_from(&dummy).unwrap(), Params::default());
         assert_eq!(
-            (dummy_params.m_cost(), dummy_params.t_cost(), dummy_params.p_cost()),
+            (
+                dummy_params.m_cost(),
+                dummy_params.t_cost(),
+                dummy_params.p_cost()
+            ),
             (default.m_cost(), default.t_cost(), default.p_cost())
         );
         assert_eq!(
