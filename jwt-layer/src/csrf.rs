@@ -30,7 +30,7 @@
 //! 4. neither `Sec-Fetch-Site` nor `Origin` is present (not a browser), or
 //! 5. without `Sec-Fetch-Site`, the `Origin`'s host and port equal the `Host`.
 //!
-//! Anything else is refused with `403` and [`AuthError::CrossSiteRequest`](crate::AuthError::CrossSiteRequest).
+//! Anything else is refused with `403` and [`AuthError::CrossSiteRequest`].
 //! The check is on by default for every layer with a cookie source; see
 //! [`JwtLayer::trusted_origin`](crate::JwtLayer::trusted_origin).
 //!
