@@ -436,4 +436,41 @@ mod tests {
             http::StatusCode::OK
         );
     }
+
+    #[tokio::test]
+    async fn the_layers_csrf_layer_shares_its_origins_and_refusal() {
+        use crate::{Algorithm, JwtLayer, Key, KeySet, Validator};
+
+        let validator = Validator::builder(KeySet::single(
+            Key::hmac(Algorithm::HS256, &[7; 32]).unwrap(),
+        ))
+        .build()
+        .unwrap();
+        let csrf = JwtLayer::<serde_json::Value>::new(validator)
+            .trusted_origin("https://app.example.com")
+            .realm("bank")
+            .on_error(|err, realm| {
+                let mut response = err.to_response(realm);
+                *response.body_mut() = Bytes::from(format!("{realm}: {err}"));
+                response
+            })
+            .csrf_layer();
+        let endpoint = csrf.layer(service_fn(logged_out));
+        let from = |origin: &str| {
+            Request::post("/auth/session/refresh")
+                .header("sec-fetch-site", "cross-site")
+                .header("origin", origin)
+                .header("authorization", "Bearer x")
+                .body(String::new())
+                .unwrap()
+        };
+        let trusted = endpoint.clone().oneshot(from("https://app.example.com"));
+        assert_eq!(trusted.await.unwrap().status(), http::StatusCode::OK);
+        let refused = endpoint
+            .oneshot(from("https://evil.example"))
+            .await
+            .unwrap();
+        assert_eq!(refused.status(), http::StatusCode::FORBIDDEN);
+        assert_eq!(refused.body(), "bank: Cross-site request refused");
+    }
 }
