@@ -364,9 +364,11 @@ fn giant_passwords_are_refused_before_hashing() {
 
 #[test]
 fn the_first_unknown_user_login_costs_what_later_ones_cost() {
-    // Timing on a shared machine is noisy: three fresh servers, the best ratio counts.
+    // Timing on a shared machine is noisy: up to five fresh servers, and one
+    // ratio under the bound is enough. Before the fix, every server showed ~2x
+    // (the dummy hash was built on the first unknown-user login).
     let mut ratios = Vec::new();
-    for _ in 0..3 {
+    for _ in 0..5 {
         let server = start("13_production", &[]);
         let mut times = Vec::new();
         for attempt in 0..6 {
@@ -381,12 +383,11 @@ fn the_first_unknown_user_login_costs_what_later_ones_cost() {
         let ratio = first.as_secs_f64() / median.as_secs_f64();
         eprintln!("first {first:?}, median of the next {median:?}, ratio {ratio:.2}");
         ratios.push(ratio);
+        if ratio < 1.6 {
+            return;
+        }
     }
-    let best = ratios.iter().copied().fold(f64::INFINITY, f64::min);
-    assert!(
-        best < 1.6,
-        "the first unknown-user login is slower: {ratios:?}"
-    );
+    panic!("the first unknown-user login is slower than later ones: ratios {ratios:?}");
 }
 
 // Login throttling ------------------------------------------------------------
