@@ -5,6 +5,7 @@
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
+use std::sync::{RwLock, RwLockReadGuard};
 use std::time::{Duration, Instant};
 
 use jwt_layer::{Algorithm, KeySet, SigningKey, TokenIssuer, Validator};
@@ -27,6 +28,14 @@ const EXAMPLE_VARIABLES: &[&str] = &[
     "STATIC_DIR",
     "RUST_LOG",
 ];
+
+/// The timing test runs alone (write lock); the others share (read lock), so
+/// their Argon2 work does not blur its measurements.
+static CPU: RwLock<()> = RwLock::new(());
+
+fn shared_cpu() -> RwLockReadGuard<'static, ()> {
+    CPU.read().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
 
 struct Server {
     child: Child,
@@ -172,6 +181,7 @@ fn forge(signing: SigningKey) -> String {
 
 #[test]
 fn production_rejects_tokens_forged_with_the_committed_dev_key() {
+    let _cpu = shared_cpu();
     let token = forged_with_dev_key();
     let bearer = format!("Bearer {token}");
     let headers = [("authorization", bearer.as_str())];
@@ -191,6 +201,7 @@ fn production_rejects_tokens_forged_with_the_committed_dev_key() {
 
 #[test]
 fn hmac_examples_reject_tokens_forged_with_the_dev_secret() {
+    let _cpu = shared_cpu();
     let signing = SigningKey::hmac(Algorithm::HS256, examples::DEV_SECRET.as_bytes()).unwrap();
     let bearer = format!("Bearer {}", forge(signing));
     let headers = [("authorization", bearer.as_str())];
@@ -202,6 +213,7 @@ fn hmac_examples_reject_tokens_forged_with_the_dev_secret() {
 
 #[test]
 fn jwt_secret_must_be_base64_of_at_least_32_bytes() {
+    let _cpu = shared_cpu();
     for bad in [
         "correct horse battery staple, a long passphrase",
         "c2hvcnQ=",   // "short"
@@ -244,6 +256,7 @@ fn jwt_secret_must_be_base64_of_at_least_32_bytes() {
 
 #[test]
 fn cookie_endpoints_refuse_cross_site_requests_even_with_a_bearer_header() {
+    let _cpu = shared_cpu();
     let server = start("13_production", &[]);
     let cross_site = [
         ("sec-fetch-site", "cross-site"),
@@ -306,6 +319,7 @@ fn cookie_endpoints_refuse_cross_site_requests_even_with_a_bearer_header() {
 
 #[test]
 fn chapter_8_browser_session_has_the_same_check() {
+    let _cpu = shared_cpu();
     let server = start("08_cookies", &[]);
     let cross_site = [
         ("sec-fetch-site", "cross-site"),
@@ -328,6 +342,7 @@ fn chapter_8_browser_session_has_the_same_check() {
 
 #[test]
 fn api_logout_is_not_cached() {
+    let _cpu = shared_cpu();
     for (name, login_path) in [("11_logout", "/login"), ("13_production", "/auth/login")] {
         let server = start(name, &[]);
         let pair = server.login(login_path, "alice", "wonderland").json();
@@ -341,6 +356,7 @@ fn api_logout_is_not_cached() {
 
 #[test]
 fn giant_passwords_are_refused_before_hashing() {
+    let _cpu = shared_cpu();
     let server = start("13_production", &[]);
     let huge = "x".repeat(1_900_000);
     for (path, username) in [("/auth/login", "alice"), ("/auth/session", "nobody")] {
@@ -364,6 +380,7 @@ fn giant_passwords_are_refused_before_hashing() {
 
 #[test]
 fn the_first_unknown_user_login_costs_what_later_ones_cost() {
+    let _alone = CPU.write().unwrap_or_else(|poisoned| poisoned.into_inner());
     // Timing on a shared machine is noisy: up to five fresh servers, and one
     // ratio under the bound is enough. Before the fix, every server showed ~2x
     // (the dummy hash was built on the first unknown-user login).
@@ -394,6 +411,7 @@ fn the_first_unknown_user_login_costs_what_later_ones_cost() {
 
 #[test]
 fn login_is_throttled_per_account_known_or_not() {
+    let _cpu = shared_cpu();
     let server = start("13_production", &[]);
     for username in ["alice", "nobody-at-all"] {
         for attempt in 1..=5 {
@@ -425,6 +443,7 @@ fn login_is_throttled_per_account_known_or_not() {
 
 #[test]
 fn login_is_throttled_per_client_address() {
+    let _cpu = shared_cpu();
     let server = start("13_production", &[("LOGIN_ADDRESS_PER_MIN", "3")]);
     for (attempt, path) in ["/auth/login", "/auth/session", "/auth/login"]
         .iter()
