@@ -138,17 +138,17 @@ async fn refresh(
 async fn logout(
     State(state): State<Arc<AppState>>,
     Json(request): Json<RefreshRequest>,
-) -> Result<StatusCode, ApiError> {
+) -> Result<Response, ApiError> {
     state.tokens.logout(&request.refresh_token).await?;
-    Ok(StatusCode::NO_CONTENT)
+    Ok(crate::no_store(StatusCode::NO_CONTENT))
 }
 
 async fn logout_everywhere(
     State(state): State<Arc<AppState>>,
     Claims(claims): Claims<AppClaims>,
-) -> Result<StatusCode, ApiError> {
+) -> Result<Response, ApiError> {
     state.tokens.logout_everywhere(&claims.sub).await?;
-    Ok(StatusCode::NO_CONTENT)
+    Ok(crate::no_store(StatusCode::NO_CONTENT))
 }
 
 async fn me(Claims(claims): Claims<AppClaims>) -> Json<Value> {

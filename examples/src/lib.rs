@@ -10,17 +10,17 @@ use std::time::Duration;
 
 use axum::Json;
 use axum::Router;
-use axum::extract::Request;
 use axum::http::{HeaderValue, StatusCode, header};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
+use jwt_layer::RefreshError;
 use jwt_layer::password::{PasswordError, hash_blocking, verify_password};
-use jwt_layer::{AuthError, RefreshError};
 use serde::{Deserialize, Serialize};
-use tower::{Layer, ServiceExt};
-use tower_http::csrf::CsrfLayer;
 
 pub mod app;
+pub mod keys;
+pub mod throttle;
 
 /// The error type of the examples' `main` functions.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -40,19 +40,70 @@ pub fn init_tracing() {
 // ANCHOR_END: tracing
 
 // ANCHOR: env
-/// The development secret used when `JWT_SECRET` is not set. Public: never use it
-/// for anything but local development.
+/// The development secret, used only when asked for with `DEV_KEYS=1` (the
+/// book's transcripts do, to mint tokens with it). Public: anyone can sign
+/// tokens with it, so never run anything reachable with it.
 pub const DEV_SECRET: &str = "dev-only-secret-do-not-use-in-production!";
 
-/// The HMAC secret from `JWT_SECRET`, or [`DEV_SECRET`] with a warning.
-pub fn jwt_secret() -> Vec<u8> {
-    match std::env::var("JWT_SECRET") {
-        Ok(secret) if !secret.is_empty() => secret.into_bytes(),
-        _ => {
-            tracing::warn!("JWT_SECRET is not set: using the public development secret");
-            DEV_SECRET.as_bytes().to_vec()
+/// The shortest `JWT_SECRET` accepted, in bytes after base64 decoding: the
+/// output size of SHA-256 (RFC 7518 §3.2), random bytes, not a passphrase.
+pub const MIN_SECRET_BYTES: usize = 32;
+
+/// Whether `DEV_KEYS=1` asks for the committed development key or secret.
+/// Anything but unset, `0` or `1` stops the program: a typo must not decide
+/// which key signs.
+pub fn dev_keys() -> bool {
+    match std::env::var("DEV_KEYS").as_deref() {
+        Err(_) | Ok("" | "0") => false,
+        Ok("1") => true,
+        Ok(other) => {
+            tracing::error!(value = other, "DEV_KEYS must be 1 (or unset)");
+            std::process::exit(2);
         }
     }
+}
+
+/// The HMAC secret: `JWT_SECRET` (base64, standard or URL-safe, at least
+/// [`MIN_SECRET_BYTES`] once decoded), else [`DEV_SECRET`] if `DEV_KEYS=1`,
+/// else 32 random bytes made now, with a warning. Never a public default.
+pub fn jwt_secret() -> Vec<u8> {
+    match std::env::var("JWT_SECRET") {
+        Ok(value) if !value.trim().is_empty() => match decode_secret(value.trim()) {
+            Ok(secret) => secret,
+            Err(why) => {
+                tracing::error!("JWT_SECRET: {why}");
+                std::process::exit(2);
+            }
+        },
+        _ if dev_keys() => {
+            tracing::warn!("DEV_KEYS=1: signing with the PUBLIC development secret");
+            DEV_SECRET.as_bytes().to_vec()
+        }
+        _ => {
+            tracing::warn!(
+                "JWT_SECRET is not set: signing with a random secret made at start-up; \
+                 tokens will not survive a restart (set JWT_SECRET, e.g. `openssl rand -base64 32`)"
+            );
+            rand::random::<[u8; MIN_SECRET_BYTES]>().to_vec()
+        }
+    }
+}
+
+/// Decodes a base64 secret (any of the usual alphabets, padded or not) of at
+/// least [`MIN_SECRET_BYTES`].
+pub fn decode_secret(value: &str) -> Result<Vec<u8>, String> {
+    let secret = [STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD]
+        .iter()
+        .find_map(|engine| engine.decode(value).ok())
+        .ok_or("not base64: generate one with `openssl rand -base64 32`")?;
+    if secret.len() < MIN_SECRET_BYTES {
+        return Err(format!(
+            "{} bytes once decoded; at least {MIN_SECRET_BYTES} random bytes are needed \
+             (`openssl rand -base64 32`)",
+            secret.len()
+        ));
+    }
+    Ok(secret)
 }
 
 /// A duration in seconds from the environment variable `name`, or `default`.
@@ -90,7 +141,8 @@ pub fn audience() -> String {
 // ANCHOR: serve
 /// Binds `127.0.0.1:$PORT` (default 3000; 0 picks a free port), prints
 /// `listening on http://127.0.0.1:PORT` as the first line on stdout, and serves
-/// `app` until Ctrl-C.
+/// `app` until Ctrl-C. Handlers may ask for the peer address
+/// (`ConnectInfo<SocketAddr>`), as the login throttle of chapter 13 does.
 pub async fn serve(app: Router) -> Result<(), BoxError> {
     let port = match std::env::var("PORT") {
         Ok(port) => port.trim().parse::<u16>()?,
@@ -100,11 +152,14 @@ pub async fn serve(app: Router) -> Result<(), BoxError> {
         tokio::net::TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, port))).await?;
     let address = listener.local_addr()?;
     println!("listening on http://{address}");
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-        .await?;
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
+    .await?;
     Ok(())
 }
 // ANCHOR_END: serve
@@ -200,6 +255,14 @@ pub struct AppClaims {
 pub enum ApiError {
     /// Wrong username or password: one answer for both.
     InvalidCredentials,
+    /// A request refused before any work, e.g. a password longer than
+    /// `MAX_PASSWORD_BYTES` (the same answer whether the user exists or not).
+    InvalidRequest(&'static str),
+    /// Too many login attempts for this account or from this address.
+    TooManyRequests {
+        /// When to try again (`Retry-After`, in whole seconds, rounded up).
+        retry_after: Duration,
+    },
     /// A refresh token that is unknown, expired, revoked or reused.
     InvalidGrant(&'static str),
     /// The token store cannot be reached: nothing was issued (fail closed).
@@ -217,6 +280,12 @@ impl IntoResponse for ApiError {
                 "invalid username or password",
             ),
             ApiError::InvalidGrant(why) => (StatusCode::BAD_REQUEST, "invalid_grant", why),
+            ApiError::InvalidRequest(why) => (StatusCode::BAD_REQUEST, "invalid_request", why),
+            ApiError::TooManyRequests { .. } => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "too_many_requests",
+                "too many login attempts; try again later",
+            ),
             ApiError::Unavailable => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 "temporarily_unavailable",
@@ -230,9 +299,13 @@ impl IntoResponse for ApiError {
         };
         let body = Json(serde_json::json!({ "error": error, "error_description": description }));
         let mut response = (status, body).into_response();
-        response
-            .headers_mut()
-            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        let headers = response.headers_mut();
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        if let ApiError::TooManyRequests { retry_after } = self {
+            // Whole seconds, rounded up: retrying after that many always succeeds.
+            let secs = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(secs.max(1)));
+        }
         response
     }
 }
@@ -242,6 +315,7 @@ impl From<PasswordError> for ApiError {
         match err {
             // A flood of logins: refuse for now rather than queue without end.
             PasswordError::Busy => ApiError::Unavailable,
+            PasswordError::TooLong => ApiError::InvalidRequest("the password is too long"),
             other => {
                 tracing::error!(err = %other, "password check failed");
                 ApiError::Internal
@@ -285,29 +359,3 @@ pub fn no_store<T: IntoResponse>(body: T) -> Response {
     jwt_layer::cookie::no_store(response.headers_mut());
     response
 }
-
-// ANCHOR: csrf
-/// `tower_http`'s CSRF check (Fetch Metadata, then `Origin` against `Host`) for
-/// every request except those authenticated by a Bearer header: a browser never
-/// adds one by itself, so a cross-site page cannot forge such a request, and
-/// cross-origin API clients keep working. Refusals use the layer's JSON format.
-pub async fn csrf_unless_bearer(request: Request, next: Next) -> Response {
-    let bearer = request
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|value| value.to_str().ok())
-        .is_some_and(|value| value.len() > 7 && value[..7].eq_ignore_ascii_case("bearer "));
-    if bearer {
-        return next.run(request).await;
-    }
-    let csrf = CsrfLayer::new().with_rejection_response(|_| {
-        AuthError::CrossSiteRequest
-            .to_response(jwt_layer::DEFAULT_REALM)
-            .map(axum::body::Body::from)
-    });
-    match csrf.layer(next).oneshot(request).await {
-        Ok(response) => response,
-        Err(never) => match never {},
-    }
-}
-// ANCHOR_END: csrf

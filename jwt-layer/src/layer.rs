@@ -17,7 +17,7 @@ use tower_service::Service;
 #[cfg(feature = "cache")]
 use crate::cache::{CacheConfig, CacheStats, TokenCache};
 use crate::claims::{Anonymous, Verified};
-use crate::csrf::CsrfPolicy;
+use crate::csrf::{CsrfLayer, CsrfPolicy};
 use crate::error::{AuthError, ErrorHandler, ErrorResponder};
 use crate::revocation::{RevocationCheck, RevocationError};
 use crate::source::{BoxFuture, Found, TokenSource, TokenSourceKind, find_token, find_token_now};
@@ -145,6 +145,15 @@ impl<T> JwtLayer<T> {
     pub fn trusted_origin(self, origin: impl Into<String>) -> Self {
         let origin = origin.into();
         self.edit(|c| c.csrf.trust(origin))
+    }
+
+    /// The layer's cross-site check as a middleware of its own, for the cookie
+    /// endpoints that sit outside the layer (browser login, cookie refresh and
+    /// logout): the same trusted origins, the same refusal (realm and
+    /// [`on_error`](Self::on_error) hook), applied to every unsafe request. See
+    /// [`crate::csrf`].
+    pub fn csrf_layer(&self) -> CsrfLayer {
+        CsrfLayer::with_policy(self.config.csrf.clone(), self.config.responder.clone())
     }
 
     /// Optional mode: a request without any token passes, with [`Anonymous`] in its

@@ -22,6 +22,14 @@
 //! dummy hash, so "no such user" and "wrong password" take the same time and
 //! give the same answer: the login handler cannot leak which accounts exist.
 //!
+//! Passwords longer than [`MAX_PASSWORD_BYTES`] are refused with
+//! [`PasswordError::TooLong`] before any hashing (answer 400): Argon2id's cost
+//! grows with the input, and no real password needs more.
+//!
+//! The dummy hash is a constant with the same parameters as real hashes, so the
+//! first login of an unknown user costs what every later one costs: nothing is
+//! computed lazily on a request.
+//!
 //! Each hash holds 19 MiB while it runs, so at most [`max_concurrent`] run at
 //! once (twice the cores); further calls wait in line, and after
 //! [`QUEUE_TIMEOUT`] give up with [`PasswordError::Busy`] (answer 503). A flood of
@@ -45,9 +53,25 @@ pub enum PasswordError {
     /// Too many hashes were waiting: try again later (answer 503).
     #[error("too many password checks in progress")]
     Busy,
+    /// The password is longer than [`MAX_PASSWORD_BYTES`]; nothing was hashed
+    /// (answer 400, the same for known and unknown users).
+    #[error("the password is longer than {MAX_PASSWORD_BYTES} bytes")]
+    TooLong,
     /// Hashing failed, or a stored hash is not a valid PHC string.
     #[error("password hashing failed: {0}")]
     Failed(String),
+}
+
+/// The longest password accepted, in bytes of UTF-8 (1 KiB). Longer ones are
+/// refused with [`PasswordError::TooLong`] before any work, so that a megabyte
+/// "password" cannot buy a megabyte of hashing per request.
+pub const MAX_PASSWORD_BYTES: usize = 1024;
+
+fn check_length(password: &str) -> Result<(), PasswordError> {
+    if password.len() > MAX_PASSWORD_BYTES {
+        return Err(PasswordError::TooLong);
+    }
+    Ok(())
 }
 
 /// How long a hash waits for its turn before giving up with [`PasswordError::Busy`].
@@ -92,7 +116,10 @@ async fn turn() -> Result<OwnedSemaphorePermit, PasswordError> {
 }
 
 /// Hashes `password` with Argon2id and a random salt, as a PHC string.
+///
+/// Fails with [`PasswordError::TooLong`] beyond [`MAX_PASSWORD_BYTES`].
 pub async fn hash_password(password: &str) -> Result<String, PasswordError> {
+    check_length(password)?;
     let password = password.to_owned();
     off_runtime(move || hash_blocking(&password)).await
 }
@@ -114,7 +141,10 @@ async fn off_runtime<R: Send + 'static>(
 }
 
 /// Hashes synchronously (for seeding users at start-up or in tests).
+///
+/// Fails with [`PasswordError::TooLong`] beyond [`MAX_PASSWORD_BYTES`].
 pub fn hash_blocking(password: &str) -> Result<String, PasswordError> {
+    check_length(password)?;
     let salt = SaltString::generate(&mut OsRng);
     Argon2::default()
         .hash_password(password.as_bytes(), &salt)
@@ -125,13 +155,17 @@ pub fn hash_blocking(password: &str) -> Result<String, PasswordError> {
 /// Checks `password` against the stored PHC string; `None` when the user does not
 /// exist (compared against a dummy hash, to take the same time, and `false`).
 /// A stored hash that does not parse is an error, never a match.
+///
+/// A password longer than [`MAX_PASSWORD_BYTES`] fails with
+/// [`PasswordError::TooLong`] at once, whether the user exists or not.
 pub async fn verify_password(password: &str, phc: Option<&str>) -> Result<bool, PasswordError> {
+    check_length(password)?;
     let password = password.to_owned();
     let phc = phc.map(str::to_owned);
     off_runtime(move || {
         let (phc, exists) = match phc {
             Some(phc) => (phc, true),
-            None => (dummy_hash()?.to_owned(), false),
+            None => (DUMMY_HASH.to_owned(), false),
         };
         let parsed = PasswordHash::new(&phc).map_err(|e| PasswordError::Failed(e.to_string()))?;
         let matches = Argon2::default()
@@ -142,11 +176,64 @@ pub async fn verify_password(password: &str, phc: Option<&str>) -> Result<bool, 
     .await
 }
 
-fn dummy_hash() -> Result<&'static str, PasswordError> {
-    static DUMMY: OnceLock<String> = OnceLock::new();
-    if let Some(hash) = DUMMY.get() {
-        return Ok(hash);
+/// What unknown users are verified against: Argon2id with the parameters of
+/// [`hash_blocking`] (the `argon2` defaults, checked by a test), a fixed salt
+/// and an all-zero output. Verifying costs one full hash whatever the output
+/// holds; no password hashes to all zeros, and a match would still be `false`.
+/// A constant, so no request ever pays for building it.
+const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$ZHVtbXlzYWx0ZHVtbXlzYQ$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use argon2::Params;
+
+    #[test]
+    fn the_dummy_hash_costs_what_a_real_hash_costs() {
+        let dummy = PasswordHash::new(DUMMY_HASH).unwrap();
+        let real_phc = hash_blocking("a real password").unwrap();
+        let real = PasswordHash::new(&real_phc).unwrap();
+        assert_eq!(dummy.algorithm, real.algorithm);
+        assert_eq!(dummy.version, real.version);
+        assert_eq!(
+            Params::try_from(&dummy).unwrap(),
+            Params::try_from(&real).unwrap()
+        );
+        let (dummy_params, default) = (Params::try_from(&dummy).unwrap(), Params::default());
+        assert_eq!(
+            (
+                dummy_params.m_cost(),
+                dummy_params.t_cost(),
+                dummy_params.p_cost()
+            ),
+            (default.m_cost(), default.t_cost(), default.p_cost())
+        );
+        assert_eq!(
+            dummy.hash.map(|h| h.len()),
+            Some(Params::DEFAULT_OUTPUT_LEN)
+        );
+        assert_eq!(dummy.salt.map(|s| s.len()), real.salt.map(|s| s.len()));
     }
-    let hash = hash_blocking("dummy password for unknown users")?;
-    Ok(DUMMY.get_or_init(|| hash))
+
+    #[tokio::test]
+    async fn passwords_longer_than_the_limit_are_refused_before_hashing() {
+        let limit = "x".repeat(MAX_PASSWORD_BYTES);
+        let long = "x".repeat(MAX_PASSWORD_BYTES + 1);
+        let phc = hash_blocking(&limit).unwrap();
+        assert!(verify_password(&limit, Some(&phc)).await.unwrap());
+        assert_eq!(hash_blocking(&long), Err(PasswordError::TooLong));
+        assert_eq!(hash_password(&long).await, Err(PasswordError::TooLong));
+        // Known or unknown user: the same error, and no hash is run.
+        let huge = "x".repeat(2_000_000);
+        let started = std::time::Instant::now();
+        assert_eq!(
+            verify_password(&huge, Some(&phc)).await,
+            Err(PasswordError::TooLong)
+        );
+        assert_eq!(
+            verify_password(&huge, None).await,
+            Err(PasswordError::TooLong)
+        );
+        assert!(started.elapsed() < Duration::from_millis(50));
+    }
 }

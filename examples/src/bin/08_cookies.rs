@@ -1,7 +1,8 @@
 //! 08 — cookies: browsers keep the access token in an HttpOnly cookie, API clients
 //! keep sending `Authorization: Bearer`; the same layer reads both. Cookies are
 //! sent by the browser on its own, so cookie requests with unsafe methods get a
-//! CSRF check (`tower_http::csrf`); Bearer requests do not need one.
+//! CSRF check (the layer's own, and `jwt_layer::csrf::CsrfLayer` on the browser
+//! login and logout outside it); Bearer requests to the API do not need one.
 //!
 //! ```console
 //! cargo run -p examples --bin 08_cookies
@@ -10,7 +11,6 @@ use std::sync::Arc;
 
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
-use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -45,6 +45,12 @@ async fn main() -> Result<(), examples::BoxError> {
     let auth = JwtLayer::<AppClaims>::new(validator)
         .sources([TokenSource::Bearer, cookies.access_source()]);
     // ANCHOR_END: layer
+    // ANCHOR: csrf
+    // The layer checks cookie requests to the routes behind it. The browser
+    // login and logout are outside it: the same check, as a middleware, for
+    // every unsafe request to them, whatever headers come with it.
+    let csrf = auth.csrf_layer();
+    // ANCHOR_END: csrf
     let state = Arc::new(AppState {
         users: Users::seed()?,
         issuer,
@@ -56,14 +62,15 @@ async fn main() -> Result<(), examples::BoxError> {
         .route("/me", get(me))
         .route("/notes", post(add_note))
         .layer(auth);
+    let browser = Router::new()
+        .route("/session", post(start_session).delete(end_session))
+        .layer(csrf);
     let app = Router::new()
         .route("/health", get(|| async { "ok" }))
         .route("/login", post(login))
-        .route("/session", post(start_session).delete(end_session))
+        .merge(browser)
         .merge(api)
-        .with_state(state)
-        // Every unsafe request that could carry a cookie is checked, login included.
-        .layer(middleware::from_fn(examples::csrf_unless_bearer));
+        .with_state(state);
     // ANCHOR_END: router
     examples::serve(app).await
 }

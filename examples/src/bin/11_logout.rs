@@ -69,9 +69,9 @@ struct RefreshRequest {
 async fn logout(
     State(state): State<Arc<AppState>>,
     Json(request): Json<RefreshRequest>,
-) -> Result<StatusCode, ApiError> {
+) -> Result<Response, ApiError> {
     state.tokens.logout(&request.refresh_token).await?;
-    Ok(StatusCode::NO_CONTENT)
+    Ok(examples::no_store(StatusCode::NO_CONTENT))
 }
 
 /// "Log out everywhere" (a lost phone, a changed password): every session of
@@ -80,9 +80,9 @@ async fn logout(
 async fn logout_everywhere(
     State(state): State<Arc<AppState>>,
     Claims(claims): Claims<AppClaims>,
-) -> Result<StatusCode, ApiError> {
+) -> Result<Response, ApiError> {
     state.tokens.logout_everywhere(&claims.sub).await?;
-    Ok(StatusCode::NO_CONTENT)
+    Ok(examples::no_store(StatusCode::NO_CONTENT))
 }
 // ANCHOR_END: logout
 

@@ -2,10 +2,13 @@
 //!
 //! - ES256 (asymmetric) signing with a `kid`, the public key published at
 //!   `/.well-known/jwks.json`, so other services verify without holding a secret;
+//!   never a public key by default (a fresh key pair unless configured);
 //! - refresh sessions in Redis when `REDIS_URL` is set (several instances share
 //!   them), in memory otherwise (with a warning);
 //! - API clients: JSON tokens and `Authorization: Bearer`;
-//! - browsers: HttpOnly cookies, CSRF checks on unsafe cookie requests;
+//! - browsers: HttpOnly cookies, CSRF checks on unsafe cookie requests (the
+//!   layer's, and its `csrf_layer()` on the cookie endpoints outside it);
+//! - login throttling per account and per client address (429, `Retry-After`);
 //! - rotation, reuse detection, logout, logout everywhere, revocation checks;
 //! - `/` serves the browser demo page from `examples/static/`.
 //!
@@ -18,31 +21,32 @@
 //! | variable                | default                                  |
 //! |-------------------------|------------------------------------------|
 //! | `PORT`                  | 3000 (0 picks a free port)               |
-//! | `JWT_PRIVATE_KEY_FILE`  | `examples/keys/dev-es256-private.pem` (DEV ONLY) |
-//! | `JWT_KEY_ID`            | `dev-es256-1`                            |
+//! | `JWT_PRIVATE_KEY_FILE`  | unset: a key pair made at start-up (tokens do not survive a restart) |
+//! | `DEV_KEYS`              | unset; `1` signs with the committed, PUBLIC `examples/keys/dev-es256-private.pem` |
+//! | `JWT_KEY_ID`            | `es256-1` for a key file, `dev-es256-1` for the dev key, random otherwise |
 //! | `JWT_ISSUER`            | `examples-auth`                          |
 //! | `JWT_AUDIENCE`          | `examples-api`                           |
-//! | `ACCESS_TTL_SECS`       | 300                                      |
 //! | `JWT_CLIENT_ID`         | `examples-web`                           |
+//! | `ACCESS_TTL_SECS`       | 300                                      |
+//! | `LOGIN_ACCOUNT_PER_MIN` | 5 login attempts per username per minute (bursts of 5) |
+//! | `LOGIN_ADDRESS_PER_MIN` | 20 login attempts per client address per minute (bursts of 20) |
 //! | `REDIS_URL`             | unset: in-memory store                   |
 //! | `STATIC_DIR`            | `examples/static`                        |
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use axum::extract::State;
+use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use examples::throttle::LoginThrottle;
 use examples::{ApiError, AppClaims, LoginRequest, Users};
 use jwt_extractor::{Claims, RequireRole, require_role, role};
 use jwt_layer::cookie::AuthCookies;
 use jwt_layer::store::{MemoryStore, RedisStore, Store};
-use jwt_layer::{
-    Algorithm, JwkSet, JwtLayer, KeySet, RefreshTokens, SigningKey, TokenIssuer, TokenSource,
-    Validator,
-};
+use jwt_layer::{JwkSet, JwtLayer, KeySet, RefreshTokens, TokenIssuer, TokenSource, Validator};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use tower_http::services::ServeDir;
@@ -54,6 +58,7 @@ struct AppState {
     users: Users,
     tokens: RefreshTokens,
     cookies: AuthCookies,
+    throttle: Arc<LoginThrottle>,
 }
 
 #[tokio::main]
@@ -63,11 +68,8 @@ async fn main() -> Result<(), examples::BoxError> {
     // ANCHOR: keys
     // The private key signs; only this service holds it. Its public half goes
     // into the validator and into the JWKS document, under a key id (`kid`).
-    let key_file = signing_key_file();
-    let pem =
-        std::fs::read(&key_file).map_err(|e| format!("cannot read {}: {e}", key_file.display()))?;
-    let kid = examples::env_or("JWT_KEY_ID", "dev-es256-1");
-    let signing = SigningKey::ec_pem(Algorithm::ES256, &pem)?.with_kid(kid);
+    // Without `JWT_PRIVATE_KEY_FILE`, a key pair made at start-up: never a public default.
+    let signing = examples::keys::es256_signing_key()?;
     let validator = Validator::builder(KeySet::single(signing.verifying_key()))
         .issuer(examples::issuer())
         .audience(examples::audience())
@@ -105,11 +107,15 @@ async fn main() -> Result<(), examples::BoxError> {
     let auth = JwtLayer::<AppClaims>::new(validator)
         .sources([TokenSource::Bearer, cookies.access_source()])
         .revocation(tokens.clone());
+    // The layer's own cross-site check (same policy, same 403), as a middleware
+    // for the cookie endpoints outside the layer.
+    let csrf = auth.csrf_layer();
     // ANCHOR_END: layer
     let state = Arc::new(AppState {
         users: Users::seed()?,
         tokens,
         cookies,
+        throttle: LoginThrottle::from_env(),
     });
 
     // ANCHOR: router
@@ -122,41 +128,31 @@ async fn main() -> Result<(), examples::BoxError> {
         )
         .route("/auth/logout-everywhere", post(logout_everywhere))
         .layer(auth);
+    // Browsers: tokens in HttpOnly cookies (the refresh cookie only travels to
+    // /auth). These routes read cookies themselves, outside the JwtLayer, so the
+    // layer's cross-site check guards every unsafe request to them, whatever
+    // other headers it carries.
+    let browser = Router::new()
+        .route("/auth/session", post(start_session).delete(end_session))
+        .route("/auth/session/refresh", post(refresh_session))
+        .layer(csrf);
     let app = Router::new()
         .route("/health", get(|| async { "ok" }))
         .route("/.well-known/jwks.json", get(jwks))
-        // API clients: tokens in JSON bodies.
+        // API clients: tokens in JSON bodies, never cookies: no CSRF to fear.
         .route("/auth/login", post(login))
         .route("/auth/refresh", post(refresh))
         .route("/auth/logout", post(logout))
-        // Browsers: tokens in HttpOnly cookies (the refresh cookie only travels to /auth).
-        .route("/auth/session", post(start_session).delete(end_session))
-        .route("/auth/session/refresh", post(refresh_session))
+        .merge(browser)
         .merge(api)
         // ===== BROWSER DEMO PAGE =====
         // `/` serves the files of `examples/static/` (or `STATIC_DIR`). The demo
         // page (index.html) is added there separately; this example only serves it.
         .fallback_service(ServeDir::new(static_dir()))
         .with_state(state)
-        .layer(middleware::from_fn(examples::csrf_unless_bearer))
         .layer(TraceLayer::new_for_http());
     // ANCHOR_END: router
     examples::serve(app).await
-}
-
-fn signing_key_file() -> PathBuf {
-    match std::env::var("JWT_PRIVATE_KEY_FILE") {
-        Ok(path) if !path.is_empty() => PathBuf::from(path),
-        _ => {
-            tracing::warn!(
-                "JWT_PRIVATE_KEY_FILE is not set: using the committed DEVELOPMENT key (public, never use it in production)"
-            );
-            PathBuf::from(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/keys/dev-es256-private.pem"
-            ))
-        }
-    }
 }
 
 fn static_dir() -> PathBuf {
@@ -183,8 +179,13 @@ struct RefreshRequest {
 
 async fn login(
     State(state): State<Arc<AppState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Json(request): Json<LoginRequest>,
 ) -> Result<Response, ApiError> {
+    // ANCHOR: throttled
+    // Before any hashing: per client address, then per username as submitted.
+    state.throttle.check(peer.ip(), &request.username)?;
+    // ANCHOR_END: throttled
     let Some(user) = state
         .users
         .authenticate(&request.username, &request.password)
@@ -210,9 +211,9 @@ async fn refresh(
 async fn logout(
     State(state): State<Arc<AppState>>,
     Json(request): Json<RefreshRequest>,
-) -> Result<StatusCode, ApiError> {
+) -> Result<Response, ApiError> {
     state.tokens.logout(&request.refresh_token).await?;
-    Ok(StatusCode::NO_CONTENT)
+    Ok(examples::no_store(StatusCode::NO_CONTENT))
 }
 
 // ANCHOR: browser
@@ -221,8 +222,10 @@ async fn logout(
 /// Login: both tokens in HttpOnly cookies; the body only says who logged in.
 async fn start_session(
     State(state): State<Arc<AppState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Json(request): Json<LoginRequest>,
 ) -> Result<Response, ApiError> {
+    state.throttle.check(peer.ip(), &request.username)?;
     let Some(user) = state
         .users
         .authenticate(&request.username, &request.password)
@@ -311,7 +314,7 @@ async fn list_users(admin: RequireRole<Admin>) -> Json<Value> {
 async fn logout_everywhere(
     State(state): State<Arc<AppState>>,
     Claims(claims): Claims<AppClaims>,
-) -> Result<StatusCode, ApiError> {
+) -> Result<Response, ApiError> {
     state.tokens.logout_everywhere(&claims.sub).await?;
-    Ok(StatusCode::NO_CONTENT)
+    Ok(examples::no_store(StatusCode::NO_CONTENT))
 }
