@@ -241,10 +241,13 @@ impl LayerConfig {
             Ok(found) => found,
             Err(err) => return Some(Err(err)),
         };
-        Some(self.verify_found::<T>(found, parts).map(|verified| match verified {
-            Some(verified) => self.accept(parts, verified),
-            None => self.accept_anonymous(parts),
-        }))
+        Some(
+            self.verify_found::<T>(found, parts)
+                .map(|verified| match verified {
+                    Some(verified) => self.accept(parts, verified),
+                    None => self.accept_anonymous(parts),
+                }),
+        )
     }
 
     /// Finds, verifies and checks the token; on success the claims are in `parts.extensions`.
@@ -330,13 +333,13 @@ impl LayerConfig {
         if let Some(verified) = cache.get::<T>(&found.token, found.source, generation, now) {
             return Ok(verified);
         }
-        let (verified, generation) = self.validator.verify_from::<T>(&found.token, found.source)?;
+        let (verified, generation) = self
+            .validator
+            .verify_from::<T>(&found.token, found.source)?;
         let registered = verified.token().registered();
         // Not yet valid (accepted within the leeway): verified again next time.
         if registered.nbf.is_none_or(|nbf| nbf <= now) {
-            let dies_at = registered
-                .exp
-                .saturating_add(self.validator.leeway_secs());
+            let dies_at = registered.exp.saturating_add(self.validator.leeway_secs());
             cache.insert(&found.token, &verified, generation, dies_at);
         }
         Ok(verified)
