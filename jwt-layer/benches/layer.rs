@@ -238,6 +238,15 @@ fn cases() -> Vec<Case> {
                 tokens: one.clone(),
                 next: 0,
             });
+            // What any tower layer costs on an axum `Router` (a boxed service
+            // and a boxed future more per request), before it does anything.
+            cases.push(Case {
+                name: "no auth, no-op layer".into(),
+                alg: "-",
+                app: no_auth().layer(tower::layer::util::Identity::new()),
+                tokens: one.clone(),
+                next: 0,
+            });
         }
         let mut push = |name: &str, app: Router, tokens: &Arc<Vec<HeaderValue>>| {
             cases.push(Case {

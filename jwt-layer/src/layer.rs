@@ -278,7 +278,7 @@ impl LayerConfig {
     /// check; `Ok(None)` for no token in optional mode.
     fn verify_found<T>(
         &self,
-        found: Option<Found>,
+        found: Option<Found<'_>>,
         parts: &Parts,
     ) -> Result<Option<Verified<T>>, AuthError>
     where
@@ -310,7 +310,7 @@ impl LayerConfig {
     }
 
     #[cfg(not(feature = "cache"))]
-    fn verify<T>(&self, found: &Found) -> Result<Verified<T>, AuthError>
+    fn verify<T>(&self, found: &Found<'_>) -> Result<Verified<T>, AuthError>
     where
         T: DeserializeOwned + Send + Sync + 'static,
     {
@@ -320,7 +320,7 @@ impl LayerConfig {
 
     /// The verified token, from the cache when it holds it.
     #[cfg(feature = "cache")]
-    fn verify<T>(&self, found: &Found) -> Result<Verified<T>, AuthError>
+    fn verify<T>(&self, found: &Found<'_>) -> Result<Verified<T>, AuthError>
     where
         T: DeserializeOwned + Send + Sync + 'static,
     {
