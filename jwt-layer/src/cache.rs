@@ -49,15 +49,19 @@
 //! The cache holds at most [`max_entries`](CacheConfig::max_entries) tokens and
 //! about [`max_bytes`](CacheConfig::max_bytes) of memory (defaults
 //! [`DEFAULT_MAX_ENTRIES`], [`DEFAULT_MAX_BYTES`]). Each entry is charged an
-//! estimate of what it holds: the token, its payload three times (the payload
-//! text, the registered claims and the application's claims decoded from it)
-//! and [`ENTRY_OVERHEAD`] bytes of fixed cost; an entry is charged at least
-//! `max_bytes / max_entries`, which is how the entry count is bounded. When full,
-//! the cache evicts by S3-FIFO (tokens seen once go first). Expired entries are
-//! dropped when next looked up or evicted, so a full cache of dead tokens still
-//! stays within its bound. The estimate fits claims types that hold about what
-//! the token says; a claims type that expands the payload a lot (a
-//! `serde_json::Value` of many small members) uses more per entry than charged.
+//! estimate of what it holds: the token, [`PAYLOAD_FACTOR`] times its payload
+//! (the payload text, the registered claims, and the application's claims
+//! decoded from it, which a `serde_json::Value` map holds at about three times
+//! the size of its text) and [`ENTRY_OVERHEAD`] bytes of fixed cost; an entry
+//! is charged at least `max_bytes / max_entries`, which is how the entry count
+//! is bounded. With typical access tokens (a payload of about 250 bytes) the
+//! defaults hold about 2000 tokens; measured heap at capacity stays under the
+//! bound for a claims struct and for `serde_json::Value` (see the `layer`
+//! benchmark). A claims type that holds much more than its token says (large
+//! defaults, derived tables) uses more than it is charged. When full, the cache
+//! evicts by S3-FIFO (tokens seen once go first). Expired entries are dropped
+//! when next looked up or evicted, so a full cache of dead tokens still stays
+//! within its bound.
 //!
 //! # Why `quick_cache`
 //! A cache sits on every request, so it must cost less than what it saves
@@ -87,6 +91,8 @@ pub const DEFAULT_MAX_BYTES: usize = 4 << 20;
 /// the entry's allocations, the `Arc`s of the verified token and the registered
 /// claims' strings.
 pub const ENTRY_OVERHEAD: usize = 512;
+/// How many times its payload's length an entry is charged; see the [module](self#size) docs.
+pub const PAYLOAD_FACTOR: usize = 5;
 
 /// The size of a layer's verified-token cache. See the [module](self) docs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -230,9 +236,13 @@ impl TokenCache {
         if !self.observe(generation) {
             return;
         }
-        let estimate = ENTRY_OVERHEAD
-            .saturating_add(token.len())
-            .saturating_add(verified.token().payload().len().saturating_mul(3));
+        let estimate = ENTRY_OVERHEAD.saturating_add(token.len()).saturating_add(
+            verified
+                .token()
+                .payload()
+                .len()
+                .saturating_mul(PAYLOAD_FACTOR),
+        );
         let weight = u64::try_from(estimate)
             .unwrap_or(u64::MAX)
             .max(self.min_weight);

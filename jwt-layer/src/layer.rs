@@ -250,10 +250,13 @@ impl LayerConfig {
             Ok(found) => found,
             Err(err) => return Some(Err(err)),
         };
-        Some(self.verify_found::<T>(found, parts).map(|verified| match verified {
-            Some(verified) => self.accept(parts, verified),
-            None => self.accept_anonymous(parts),
-        }))
+        Some(
+            self.verify_found::<T>(found, parts)
+                .map(|verified| match verified {
+                    Some(verified) => self.accept(parts, verified),
+                    None => self.accept_anonymous(parts),
+                }),
+        )
     }
 
     /// Finds, verifies and checks the token; on success the claims are in `parts.extensions`.
@@ -284,7 +287,7 @@ impl LayerConfig {
     /// check; `Ok(None)` for no token in optional mode.
     fn verify_found<T>(
         &self,
-        found: Option<Found>,
+        found: Option<Found<'_>>,
         parts: &Parts,
     ) -> Result<Option<Verified<T>>, AuthError>
     where
@@ -316,7 +319,7 @@ impl LayerConfig {
     }
 
     #[cfg(not(feature = "cache"))]
-    fn verify<T>(&self, found: &Found) -> Result<Verified<T>, AuthError>
+    fn verify<T>(&self, found: &Found<'_>) -> Result<Verified<T>, AuthError>
     where
         T: DeserializeOwned + Send + Sync + 'static,
     {
@@ -326,7 +329,7 @@ impl LayerConfig {
 
     /// The verified token, from the cache when it holds it.
     #[cfg(feature = "cache")]
-    fn verify<T>(&self, found: &Found) -> Result<Verified<T>, AuthError>
+    fn verify<T>(&self, found: &Found<'_>) -> Result<Verified<T>, AuthError>
     where
         T: DeserializeOwned + Send + Sync + 'static,
     {
@@ -339,13 +342,13 @@ impl LayerConfig {
         if let Some(verified) = cache.get::<T>(&found.token, found.source, generation, now) {
             return Ok(verified);
         }
-        let (verified, generation) = self.validator.verify_from::<T>(&found.token, found.source)?;
+        let (verified, generation) = self
+            .validator
+            .verify_from::<T>(&found.token, found.source)?;
         let registered = verified.token().registered();
         // Not yet valid (accepted within the leeway): verified again next time.
         if registered.nbf.is_none_or(|nbf| nbf <= now) {
-            let dies_at = registered
-                .exp
-                .saturating_add(self.validator.leeway_secs());
+            let dies_at = registered.exp.saturating_add(self.validator.leeway_secs());
             cache.insert(&found.token, &verified, generation, dies_at);
         }
         Ok(verified)

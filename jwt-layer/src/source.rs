@@ -27,6 +27,7 @@
 //! Cookies are parsed by RFC 6265 §5.2 (only SP and HTAB are trimmed, a name
 //! must be a token, names compare byte for byte), so a name padded with
 //! Unicode whitespace is another cookie, not ours.
+use std::borrow::Cow;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -134,7 +135,7 @@ impl TokenSource {
 
     /// Finds this source's token in `parts` without awaiting, or `None` for a
     /// custom source (which may be async; the layer takes the async path then).
-    fn find_now(&self, parts: &Parts) -> Option<Result<Option<String>, AuthError>> {
+    fn find_now<'a>(&self, parts: &'a Parts) -> Option<Result<Option<Cow<'a, str>>, AuthError>> {
         Some(match self {
             TokenSource::Bearer => bearer(parts),
             TokenSource::Cookie(name) => cookie(parts, name),
@@ -145,10 +146,13 @@ impl TokenSource {
     }
 
     /// Finds this source's token in `parts`.
-    pub(crate) async fn find(&self, parts: &Parts) -> Result<Option<String>, AuthError> {
+    pub(crate) async fn find<'a>(
+        &self,
+        parts: &'a Parts,
+    ) -> Result<Option<Cow<'a, str>>, AuthError> {
         match self {
             TokenSource::Custom(custom) => match custom.extract(parts).await {
-                Ok(token) => Ok(token),
+                Ok(token) => Ok(token.map(Cow::Owned)),
                 Err(SourceError::Malformed) => Err(AuthError::MalformedHeader),
                 Err(SourceError::Failed(reason)) => {
                     tracing::warn!(%reason, "custom token source failed");
@@ -210,19 +214,20 @@ impl serde::Serialize for TokenSourceKind {
     }
 }
 
-/// The token found, and the source it came from.
+/// The token found (borrowed from the request where it can be), and the source
+/// it came from.
 #[derive(Debug)]
-pub(crate) struct Found {
-    pub(crate) token: String,
+pub(crate) struct Found<'a> {
+    pub(crate) token: Cow<'a, str>,
     pub(crate) source: TokenSourceKind,
 }
 
 /// Runs the sources in order and applies the conflict rules.
-pub(crate) async fn find_token(
+pub(crate) async fn find_token<'a>(
     sources: &[TokenSource],
-    parts: &Parts,
-) -> Result<Option<Found>, AuthError> {
-    let mut found: Option<Found> = None;
+    parts: &'a Parts,
+) -> Result<Option<Found<'a>>, AuthError> {
+    let mut found: Option<Found<'a>> = None;
     for source in sources {
         let token = source.find(parts).await?;
         merge(&mut found, token, source.kind())?;
@@ -233,11 +238,11 @@ pub(crate) async fn find_token(
 /// As [`find_token`], without awaiting: `None` if a source is custom (possibly
 /// async), so the caller must take the async path. The layer's fast path: no
 /// boxed future and no clone of the inner service.
-pub(crate) fn find_token_now(
+pub(crate) fn find_token_now<'a>(
     sources: &[TokenSource],
-    parts: &Parts,
-) -> Option<Result<Option<Found>, AuthError>> {
-    let mut found: Option<Found> = None;
+    parts: &'a Parts,
+) -> Option<Result<Option<Found<'a>>, AuthError>> {
+    let mut found: Option<Found<'a>> = None;
     for source in sources {
         let token = match source.find_now(parts)? {
             Ok(token) => token,
@@ -252,9 +257,9 @@ pub(crate) fn find_token_now(
 
 /// The conflict rule, in one place for both paths: the first source with a
 /// token decides, and another source with a different token is a conflict.
-fn merge(
-    found: &mut Option<Found>,
-    token: Option<String>,
+fn merge<'a>(
+    found: &mut Option<Found<'a>>,
+    token: Option<Cow<'a, str>>,
     source: TokenSourceKind,
 ) -> Result<(), AuthError> {
     let Some(token) = token else {
@@ -268,31 +273,34 @@ fn merge(
     Ok(())
 }
 
-fn bearer(parts: &Parts) -> Result<Option<String>, AuthError> {
+fn bearer(parts: &Parts) -> Result<Option<Cow<'_, str>>, AuthError> {
     let Some(value) = at_most_one(parts.headers.get_all(header::AUTHORIZATION).iter())? else {
         return Ok(None);
     };
-    Ok(bearer_token(value.as_bytes())?.map(str::to_owned))
+    Ok(bearer_token(value.as_bytes())?.map(Cow::Borrowed))
 }
 
-fn cookie(parts: &Parts, name: &str) -> Result<Option<String>, AuthError> {
+fn cookie<'a>(parts: &'a Parts, name: &str) -> Result<Option<Cow<'a, str>>, AuthError> {
     match at_most_one(cookie_values(&parts.headers, name))? {
         Some(value) if value.is_empty() => Err(AuthError::Malformed),
-        other => Ok(other),
+        other => Ok(other.map(Cow::Owned)),
     }
 }
 
-fn single_header(parts: &Parts, name: &HeaderName) -> Result<Option<String>, AuthError> {
+fn single_header<'a>(
+    parts: &'a Parts,
+    name: &HeaderName,
+) -> Result<Option<Cow<'a, str>>, AuthError> {
     let Some(value) = at_most_one(parts.headers.get_all(name).iter())? else {
         return Ok(None);
     };
     match value.to_str() {
-        Ok(token) if !token.trim().is_empty() => Ok(Some(token.trim().to_owned())),
+        Ok(token) if !token.trim().is_empty() => Ok(Some(Cow::Borrowed(token.trim()))),
         _ => Err(AuthError::MalformedHeader),
     }
 }
 
-fn query(parts: &Parts, name: &str) -> Result<Option<String>, AuthError> {
+fn query<'a>(parts: &'a Parts, name: &str) -> Result<Option<Cow<'a, str>>, AuthError> {
     let Some(query) = parts.uri.query() else {
         return Ok(None);
     };
@@ -304,6 +312,6 @@ fn query(parts: &Parts, name: &str) -> Result<Option<String>, AuthError> {
         // JWTs are base64url with dots: they never need percent-encoding, so a
         // value that does is not one of ours; the shape check refuses it.
         Some("") => Err(AuthError::Malformed),
-        other => Ok(other.map(str::to_owned)),
+        other => Ok(other.map(Cow::Borrowed)),
     }
 }
