@@ -53,7 +53,7 @@ use tower_layer::Layer;
 use tower_service::Service;
 
 use crate::error::{AuthError, ErrorResponder};
-use crate::layer::DEFAULT_REALM;
+use crate::error::DEFAULT_REALM;
 
 /// The cross-site request policy of a layer.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

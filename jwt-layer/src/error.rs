@@ -36,6 +36,10 @@
 use bytes::Bytes;
 use http::{HeaderValue, Response, StatusCode, header};
 
+
+/// The default realm in `WWW-Authenticate` challenges (`Bearer realm="api"`);
+/// see [`JwtLayer::realm`](crate::JwtLayer::realm).
+pub const DEFAULT_REALM: &str = "api";
 /// Why a token or a request was refused.
 ///
 /// `Display` gives a fixed, client-safe description; it never contains token bytes.
@@ -294,7 +298,7 @@ impl std::fmt::Debug for ErrorResponder {
 impl Default for ErrorResponder {
     /// Realm `"api"`, the default RFC 6750 responses.
     fn default() -> Self {
-        Self::new(crate::DEFAULT_REALM, None)
+        Self::new(DEFAULT_REALM, None)
     }
 }
 

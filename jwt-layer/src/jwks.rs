@@ -40,7 +40,7 @@ use jsonwebtoken::jwk::JwkSet;
 
 use crate::error::ConfigError;
 use crate::keys::KeySet;
-use crate::source::BoxFuture;
+use crate::future::BoxFuture;
 use crate::validate::Validator;
 
 /// Why keys could not be fetched or used.

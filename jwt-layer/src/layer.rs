@@ -18,13 +18,11 @@ use tower_service::Service;
 use crate::cache::{CacheConfig, CacheStats, TokenCache};
 use crate::claims::{Anonymous, Verified};
 use crate::csrf::{CsrfLayer, CsrfPolicy};
-use crate::error::{AuthError, ErrorHandler, ErrorResponder};
+use crate::error::{AuthError, DEFAULT_REALM, ErrorHandler, ErrorResponder};
 use crate::revocation::{RevocationCheck, RevocationError};
-use crate::source::{BoxFuture, Found, TokenSource, TokenSourceKind, find_token, find_token_now};
+use crate::future::BoxFuture;
+use crate::source::{Found, TokenSource, TokenSourceKind, find_token, find_token_now};
 use crate::validate::Validator;
-
-/// The default realm in `WWW-Authenticate`.
-pub const DEFAULT_REALM: &str = "api";
 
 /// Authenticates every request that passes through it.
 ///

@@ -131,6 +131,7 @@ pub mod claims;
 pub mod cookie;
 pub mod csrf;
 pub mod error;
+mod future;
 mod header;
 #[cfg(feature = "issue")]
 #[cfg_attr(docsrs, doc(cfg(feature = "issue")))]
@@ -154,13 +155,14 @@ pub mod store;
 pub mod validate;
 
 pub use claims::{Anonymous, RegisteredClaims, RoleClaim, Verified, VerifiedToken};
-pub use error::{AuthError, ConfigError, ErrorCode, ErrorResponder};
+pub use error::{AuthError, ConfigError, DEFAULT_REALM, ErrorCode, ErrorResponder};
+pub use future::BoxFuture;
 #[cfg(feature = "issue")]
 pub use issue::{IssueError, IssuedToken, SigningKey, TokenIssuer};
 pub use jsonwebtoken::Algorithm;
 pub use jsonwebtoken::jwk::{Jwk, JwkSet};
 pub use keys::{Key, KeySet};
-pub use layer::{DEFAULT_REALM, JwtLayer, JwtService, ResponseFuture};
+pub use layer::{JwtLayer, JwtService, ResponseFuture};
 #[cfg(feature = "refresh")]
 pub use refresh::{RefreshError, RefreshTokens, TokenPair};
 pub use revocation::{RevocationCheck, RevocationError};

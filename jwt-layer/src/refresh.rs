@@ -85,7 +85,7 @@ use crate::claims::VerifiedToken;
 use crate::error::ConfigError;
 use crate::issue::{IssueError, IssuedToken, TokenIssuer, random_token};
 use crate::revocation::{RevocationCheck, RevocationError};
-use crate::source::BoxFuture;
+use crate::future::BoxFuture;
 use crate::store::{NewSession, RevocationQuery, Rotation, RotationRequest, Store, StoreError};
 
 /// Default absolute lifetime of a session (a login): 30 days.

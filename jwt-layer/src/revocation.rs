@@ -1,7 +1,7 @@
 //! The revocation hook: an async check run after signature and claims pass.
 //!
 //! ```
-//! use jwt_layer::source::BoxFuture;
+//! use jwt_layer::BoxFuture;
 //! use jwt_layer::{RevocationCheck, RevocationError, VerifiedToken};
 //!
 //! /// Refuses tokens of banned users (looked up wherever you keep them).
@@ -25,7 +25,7 @@
 //! anything else. If the check cannot be made (store down, timeout), the request
 //! fails closed with `503` and the reason is logged, never passed.
 use crate::claims::VerifiedToken;
-use crate::source::BoxFuture;
+use crate::future::BoxFuture;
 
 /// The answer of a revocation check that could not say yes.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -28,14 +28,13 @@
 //! must be a token, names compare byte for byte), so a name padded with
 //! Unicode whitespace is another cookie, not ours.
 use std::borrow::Cow;
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 
 use http::request::Parts;
 use http::{HeaderName, header};
 
 use crate::error::AuthError;
+use crate::future::BoxFuture;
 use crate::header::{at_most_one, bearer_token, cookie_values};
 
 /// The default cookie name. The `__Host-` prefix makes browsers refuse the cookie
@@ -43,8 +42,6 @@ use crate::header::{at_most_one, bearer_token, cookie_values};
 /// cannot plant or overwrite it.
 pub const DEFAULT_COOKIE_NAME: &str = "__Host-access_token";
 
-/// A boxed, sendable future, as returned by pluggable sources and stores.
-pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 /// Finds a token in a request, for sources the built-in ones do not cover.
 ///

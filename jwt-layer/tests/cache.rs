@@ -17,7 +17,7 @@ use common::*;
 use http::{Request, StatusCode, header};
 use jsonwebtoken::EncodingKey;
 use jwt_layer::cache::{CacheConfig, CacheStats};
-use jwt_layer::source::BoxFuture;
+use jwt_layer::BoxFuture;
 use jwt_layer::{
     Algorithm, AuthError, JwtLayer, Key, KeySet, RevocationCheck, RevocationError, TokenSource,
     TokenSourceKind, Validator, VerifiedToken,

@@ -7,7 +7,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use axum::body::Body;
 use common::*;
 use http::{HeaderName, Request, StatusCode, header};
-use jwt_layer::source::{BoxFuture, ExtractToken, SourceError};
+use jwt_layer::BoxFuture;
+use jwt_layer::source::{ExtractToken, SourceError};
 use jwt_layer::{
     AuthError, JwtLayer, RevocationCheck, RevocationError, TokenSource, VerifiedToken,
 };

@@ -6,7 +6,7 @@ use super::{
     DEFAULT_MAX_SESSIONS_PER_SUBJECT, NewSession, RevocationQuery, Rotation, RotationRequest,
     Session, Store, StoreError,
 };
-use crate::source::BoxFuture;
+use crate::future::BoxFuture;
 
 /// Default bound on live sessions (logins) in a [`MemoryStore`].
 pub const DEFAULT_MAX_SESSIONS: usize = 100_000;

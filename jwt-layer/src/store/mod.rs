@@ -37,7 +37,7 @@
 //! on one clock per request, and tests can reason about it.
 use serde::{Deserialize, Serialize};
 
-use crate::source::BoxFuture;
+use crate::future::BoxFuture;
 
 mod memory;
 pub use memory::{DEFAULT_MAX_SESSIONS, MemoryStore};

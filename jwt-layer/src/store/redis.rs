@@ -11,7 +11,7 @@ use super::{
     DEFAULT_MAX_SESSIONS_PER_SUBJECT, NewSession, RevocationQuery, Rotation, RotationRequest,
     Session, Store, StoreError,
 };
-use crate::source::BoxFuture;
+use crate::future::BoxFuture;
 
 /// A [`Store`] in Redis (feature `redis`), for applications running on several
 /// instances.
