@@ -318,7 +318,7 @@ async fn grace_window(h: Harness) {
         tokens.clone().reuse_grace(Duration::from_secs(61)).err(),
         Some(ConfigError::ReuseGraceTooLarge(61_000))
     );
-    let tokens = tokens.reuse_grace(Duration::from_millis(800)).unwrap();
+    let tokens = tokens.reuse_grace(Duration::from_millis(1500)).unwrap();
 
     // Previous secret within the window: refused, session unharmed (twice).
     let first = tokens.login("tabs", &claims()).await.unwrap();
@@ -343,7 +343,7 @@ async fn grace_window(h: Harness) {
     // Previous secret after the window: reuse.
     let first = tokens.login("tabs", &claims()).await.unwrap();
     let second = tokens.refresh(&first.refresh_token).await.unwrap();
-    tokio::time::sleep(Duration::from_millis(900)).await;
+    tokio::time::sleep(Duration::from_millis(1600)).await;
     assert!(matches!(
         tokens.refresh(&first.refresh_token).await,
         Err(RefreshError::Reused { .. })
