@@ -6,7 +6,7 @@ use arbitrary::Arbitrary;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::{Algorithm, EncodingKey};
-use jwt_layer::{AuthError, Key, KeySet, Validator};
+use jwt_layer::{AuthError, VerifyingKey, KeySet, Validator};
 
 /// The HMAC secret of every fuzz target.
 pub const SECRET: &[u8] = b"fuzzing-secret-fuzzing-secret-32";
@@ -27,7 +27,7 @@ pub fn now() -> u64 {
 pub fn validators() -> [Validator; 2] {
     let keys = || {
         KeySet::single(
-            Key::hmac(Algorithm::HS256, SECRET)
+            VerifyingKey::hmac(Algorithm::HS256, SECRET)
                 .expect("a 32-byte secret")
                 .with_kid(KID),
         )

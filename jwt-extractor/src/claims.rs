@@ -34,7 +34,7 @@ impl<T: serde::de::DeserializeOwned + Send + Sync + 'static> ClaimsType for T {}
 /// ```
 /// use axum::{Router, routing::get};
 /// use jwt_extractor::Claims;
-/// use jwt_layer::{Algorithm, JwtLayer, Key, KeySet, Validator};
+/// use jwt_layer::{Algorithm, JwtLayer, VerifyingKey, KeySet, Validator};
 /// use serde::Deserialize;
 ///
 /// #[derive(Deserialize)]
@@ -52,7 +52,7 @@ impl<T: serde::de::DeserializeOwned + Send + Sync + 'static> ClaimsType for T {}
 /// }
 ///
 /// # fn main() -> Result<(), jwt_layer::ConfigError> {
-/// let validator = Validator::builder(KeySet::single(Key::hmac(Algorithm::HS256, &[7; 32])?)).build()?;
+/// let validator = Validator::builder(KeySet::single(VerifyingKey::hmac(Algorithm::HS256, &[7; 32])?)).build()?;
 /// let app: Router = Router::new()
 ///     .route("/me", get(me))
 ///     .layer(JwtLayer::<User>::new(validator.clone()))

@@ -3,7 +3,7 @@
 //! ```
 //! use axum::{Router, routing::get};
 //! use jwt_extractor::{require_claims, require_role, role};
-//! use jwt_layer::{Algorithm, JwtLayer, Key, KeySet, Validator};
+//! use jwt_layer::{Algorithm, JwtLayer, VerifyingKey, KeySet, Validator};
 //! use serde::Deserialize;
 //!
 //! role!(pub Admin = "admin");
@@ -12,7 +12,7 @@
 //! struct User { tenant: String }
 //!
 //! # fn main() -> Result<(), jwt_layer::ConfigError> {
-//! let validator = Validator::builder(KeySet::single(Key::hmac(Algorithm::HS256, &[7; 32])?)).build()?;
+//! let validator = Validator::builder(KeySet::single(VerifyingKey::hmac(Algorithm::HS256, &[7; 32])?)).build()?;
 //! let admin = Router::new()
 //!     .route("/admin/users", get(|| async { "all users" }))
 //!     .route("/admin/stats", get(|| async { "stats" }))

@@ -8,7 +8,8 @@ use jwt_extractor::{
     AllOf, AnyOf, Claims, Policy, Require, RequireRole, require, require_claims, require_role, role,
 };
 use jwt_layer::{
-    Algorithm, JwtLayer, Key, KeySet, RoleClaim, SigningKey, TokenIssuer, Validator, VerifiedToken,
+    Algorithm, JwtLayer, KeySet, RoleClaim, SigningKey, TokenIssuer, Validator, VerifiedToken,
+    VerifyingKey,
 };
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -28,10 +29,12 @@ struct User {
 }
 
 fn validator(role_claim: RoleClaim) -> Validator {
-    Validator::builder(KeySet::single(Key::hmac(Algorithm::HS256, SECRET).unwrap()))
-        .role_claim(role_claim)
-        .build()
-        .unwrap()
+    Validator::builder(KeySet::single(
+        VerifyingKey::hmac(Algorithm::HS256, SECRET).unwrap(),
+    ))
+    .role_claim(role_claim)
+    .build()
+    .unwrap()
 }
 
 fn token(claims: Value) -> String {

@@ -9,10 +9,10 @@
 //!
 //! ```
 //! use jwt_layer::cache::CacheConfig;
-//! use jwt_layer::{Algorithm, JwtLayer, Key, KeySet, Validator};
+//! use jwt_layer::{Algorithm, JwtLayer, VerifyingKey, KeySet, Validator};
 //!
 //! # fn main() -> Result<(), jwt_layer::ConfigError> {
-//! let validator = Validator::builder(KeySet::single(Key::hmac(Algorithm::HS256, &[7; 32])?)).build()?;
+//! let validator = Validator::builder(KeySet::single(VerifyingKey::hmac(Algorithm::HS256, &[7; 32])?)).build()?;
 //! // The default: on, at most 8192 tokens and 4 MiB.
 //! let layer = JwtLayer::<serde_json::Value>::new(validator.clone());
 //! // Sized for a bigger population of clients.

@@ -46,9 +46,9 @@ use crate::source::{DEFAULT_COOKIE_NAME, TokenSource};
 
 /// The default refresh cookie name (`__Secure-`: it needs a narrower path than
 /// `__Host-` allows).
-pub const DEFAULT_REFRESH_COOKIE_NAME: &str = "__Secure-refresh_token";
+pub(crate) const DEFAULT_REFRESH_COOKIE_NAME: &str = "__Secure-refresh_token";
 /// The default path of the refresh cookie: where the refresh and logout endpoints live.
-pub const DEFAULT_REFRESH_PATH: &str = "/auth";
+pub(crate) const DEFAULT_REFRESH_PATH: &str = "/auth";
 
 /// Names and attributes of the access and refresh cookies.
 #[derive(Debug, Clone, PartialEq, Eq)]

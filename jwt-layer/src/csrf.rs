@@ -3,10 +3,10 @@
 //! as the [`CsrfLayer`] middleware for cookie endpoints outside it.
 //!
 //! ```
-//! use jwt_layer::{Algorithm, JwtLayer, Key, KeySet, TokenSource, Validator};
+//! use jwt_layer::{Algorithm, JwtLayer, VerifyingKey, KeySet, TokenSource, Validator};
 //!
 //! # fn main() -> Result<(), jwt_layer::ConfigError> {
-//! # let validator = Validator::builder(KeySet::single(Key::hmac(Algorithm::HS256, &[1; 32])?)).build()?;
+//! # let validator = Validator::builder(KeySet::single(VerifyingKey::hmac(Algorithm::HS256, &[1; 32])?)).build()?;
 //! // On by default with a cookie source; trust a front end on another origin explicitly.
 //! let layer = JwtLayer::<serde_json::Value>::new(validator)
 //!     .sources([TokenSource::Bearer, TokenSource::cookie("__Host-access_token")])
@@ -52,8 +52,8 @@ use http::{Method, Request, Response, header};
 use tower_layer::Layer;
 use tower_service::Service;
 
-use crate::error::{AuthError, ErrorResponder};
 use crate::error::DEFAULT_REALM;
+use crate::error::{AuthError, ErrorResponder};
 
 /// The cross-site request policy of a layer.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -439,10 +439,10 @@ mod tests {
 
     #[tokio::test]
     async fn the_layers_csrf_layer_shares_its_origins_and_refusal() {
-        use crate::{Algorithm, JwtLayer, Key, KeySet, Validator};
+        use crate::{Algorithm, JwtLayer, KeySet, Validator, VerifyingKey};
 
         let validator = Validator::builder(KeySet::single(
-            Key::hmac(Algorithm::HS256, &[7; 32]).unwrap(),
+            VerifyingKey::hmac(Algorithm::HS256, &[7; 32]).unwrap(),
         ))
         .build()
         .unwrap();

@@ -36,7 +36,6 @@
 use bytes::Bytes;
 use http::{HeaderValue, Response, StatusCode, header};
 
-
 /// The default realm in `WWW-Authenticate` challenges (`Bearer realm="api"`);
 /// see [`JwtLayer::realm`](crate::JwtLayer::realm).
 pub const DEFAULT_REALM: &str = "api";

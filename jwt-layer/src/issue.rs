@@ -39,14 +39,14 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::error::ConfigError;
-use crate::keys::{Key, expect_family, invalid};
+use crate::keys::{VerifyingKey, expect_family, invalid};
 use crate::validate::{ACCESS_TOKEN_TYPE, Validator, now};
 
 /// Default access token lifetime: 15 minutes.
-pub const DEFAULT_ACCESS_TTL: Duration = Duration::from_secs(15 * 60);
+pub(crate) const DEFAULT_ACCESS_TTL: Duration = Duration::from_secs(15 * 60);
 
 /// Claims the issuer sets itself; application claims may not use these names.
-pub const RESERVED_CLAIMS: [&str; 9] = [
+pub(crate) const RESERVED_CLAIMS: [&str; 9] = [
     "iss",
     "sub",
     "aud",
@@ -267,7 +267,7 @@ pub(crate) fn random_token<const N: usize>() -> String {
 #[derive(Clone)]
 pub struct SigningKey {
     pub(crate) encoding: EncodingKey,
-    pub(crate) verifying: Key,
+    pub(crate) verifying: VerifyingKey,
 }
 
 impl std::fmt::Debug for SigningKey {
@@ -280,9 +280,9 @@ impl std::fmt::Debug for SigningKey {
 }
 
 impl SigningKey {
-    /// An HMAC secret (same length rule as [`Key::hmac`]).
+    /// An HMAC secret (same length rule as [`VerifyingKey::hmac`]).
     pub fn hmac(alg: Algorithm, secret: &[u8]) -> Result<Self, ConfigError> {
-        let verifying = Key::hmac(alg, secret)?;
+        let verifying = VerifyingKey::hmac(alg, secret)?;
         Ok(Self {
             encoding: EncodingKey::from_secret(secret),
             verifying,
@@ -314,7 +314,7 @@ impl SigningKey {
         let decoding = DecodingKey::from_jwk(&public).map_err(|e| invalid("public", e))?;
         Ok(Self {
             encoding,
-            verifying: Key::from_parts(alg, decoding, Some(public)),
+            verifying: VerifyingKey::from_parts(alg, decoding, Some(public)),
         })
     }
 
@@ -324,8 +324,8 @@ impl SigningKey {
         self
     }
 
-    /// The verifying key, to put into the layer's [`KeySet`].
-    pub fn verifying_key(&self) -> Key {
+    /// The verifying key, to put into the layer's [`KeySet`](crate::KeySet).
+    pub fn verifying_key(&self) -> VerifyingKey {
         self.verifying.clone()
     }
 

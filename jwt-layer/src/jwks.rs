@@ -39,8 +39,8 @@ use std::time::Duration;
 use jsonwebtoken::jwk::JwkSet;
 
 use crate::error::ConfigError;
-use crate::keys::KeySet;
 use crate::future::BoxFuture;
+use crate::keys::KeySet;
 use crate::validate::Validator;
 
 /// Why keys could not be fetched or used.

@@ -1,16 +1,16 @@
 //! Verification keys, each bound to exactly one algorithm, selected by `kid`.
 //!
 //! ```
-//! use jwt_layer::{Algorithm, Key, KeySet};
+//! use jwt_layer::{Algorithm, VerifyingKey, KeySet};
 //!
 //! # fn main() -> Result<(), jwt_layer::ConfigError> {
 //! // One HMAC key: tokens without a `kid` are verified with it.
-//! let keys = KeySet::single(Key::hmac(Algorithm::HS256, b"a-secret-of-at-least-32-bytes!!!")?);
+//! let keys = KeySet::single(VerifyingKey::hmac(Algorithm::HS256, b"a-secret-of-at-least-32-bytes!!!")?);
 //!
 //! // During a rotation: two keys, chosen by the token's `kid`.
 //! let keys = KeySet::new([
-//!     Key::hmac(Algorithm::HS256, &[7u8; 32])?.with_kid("2026-10"),
-//!     Key::hmac(Algorithm::HS512, &[9u8; 64])?.with_kid("2026-11"),
+//!     VerifyingKey::hmac(Algorithm::HS256, &[7u8; 32])?.with_kid("2026-10"),
+//!     VerifyingKey::hmac(Algorithm::HS512, &[9u8; 64])?.with_kid("2026-11"),
 //! ])?;
 //! assert_eq!(keys.len(), 2);
 //! # Ok(()) }
@@ -31,7 +31,7 @@ use crate::error::ConfigError;
 
 /// A public key (or HMAC secret) and the one algorithm it verifies.
 #[derive(Clone)]
-pub struct Key {
+pub struct VerifyingKey {
     pub(crate) kid: Option<String>,
     pub(crate) alg: Algorithm,
     pub(crate) decoding: DecodingKey,
@@ -39,10 +39,10 @@ pub struct Key {
     pub(crate) public_jwk: Option<Jwk>,
 }
 
-impl std::fmt::Debug for Key {
+impl std::fmt::Debug for VerifyingKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // Never print key material.
-        f.debug_struct("Key")
+        f.debug_struct("VerifyingKey")
             .field("kid", &self.kid)
             .field("alg", &self.alg)
             .finish_non_exhaustive()
@@ -85,7 +85,7 @@ pub(crate) fn min_hmac_len(alg: Algorithm) -> usize {
     }
 }
 
-impl Key {
+impl VerifyingKey {
     /// An HMAC secret for `HS256`, `HS384` or `HS512`.
     ///
     /// Refuses secrets shorter than the hash output (32, 48, 64 bytes).
@@ -144,7 +144,7 @@ impl Key {
     }
 
     /// A key from a JWK. The JWK must name its algorithm (`alg`); its `kid`, if any,
-    /// is kept. Symmetric (`oct`) JWKs go through the same length check as [`Key::hmac`].
+    /// is kept. Symmetric (`oct`) JWKs go through the same length check as [`VerifyingKey::hmac`].
     pub fn from_jwk(jwk: &Jwk) -> Result<Self, ConfigError> {
         let alg = match jwk.common.key_algorithm {
             Some(key_alg) => algorithm_of(key_alg)?,
@@ -265,13 +265,13 @@ pub struct KeySet {
 
 #[derive(Debug)]
 struct KeySetInner {
-    keys: Vec<Key>,
+    keys: Vec<VerifyingKey>,
     by_kid: HashMap<String, usize>,
 }
 
 impl KeySet {
     /// A set of one key.
-    pub fn single(key: Key) -> Self {
+    pub fn single(key: VerifyingKey) -> Self {
         let by_kid = key.kid.iter().map(|k| (k.clone(), 0)).collect();
         Self {
             inner: Arc::new(KeySetInner {
@@ -282,8 +282,8 @@ impl KeySet {
     }
 
     /// A set of keys. With more than one key, each needs a distinct `kid`.
-    pub fn new(keys: impl IntoIterator<Item = Key>) -> Result<Self, ConfigError> {
-        let keys: Vec<Key> = keys.into_iter().collect();
+    pub fn new(keys: impl IntoIterator<Item = VerifyingKey>) -> Result<Self, ConfigError> {
+        let keys: Vec<VerifyingKey> = keys.into_iter().collect();
         if keys.is_empty() {
             return Err(ConfigError::NoKeys);
         }
@@ -317,7 +317,7 @@ impl KeySet {
         let mut keys = Vec::new();
         for jwk in &jwks.keys {
             match unusable_in_jwks(jwk) {
-                None => keys.push(Key::from_jwk(jwk)?),
+                None => keys.push(VerifyingKey::from_jwk(jwk)?),
                 Some(reason) if matches!(jwk.algorithm, AlgorithmParameters::OctetKey(_)) => {
                     return Err(ConfigError::InvalidKey {
                         what: "JWKS",
@@ -339,7 +339,7 @@ impl KeySet {
     /// skipped with a warning instead of failing the whole set; it fails only
     /// if no key is left.
     pub fn from_jwks_assuming(jwks: &JwkSet, assumed: Algorithm) -> Result<Self, ConfigError> {
-        let keys: Vec<Key> = jwks
+        let keys: Vec<VerifyingKey> = jwks
             .keys
             .iter()
             .filter_map(|jwk| {
@@ -351,7 +351,7 @@ impl KeySet {
                 if jwk.common.key_algorithm.is_none() {
                     jwk.common.key_algorithm = key_algorithm_of(assumed);
                 }
-                match Key::from_jwk(&jwk) {
+                match VerifyingKey::from_jwk(&jwk) {
                     Ok(key) => Some(key),
                     Err(err) => {
                         tracing::warn!(target: "jwt_layer", kid = ?jwk.common.key_id, %err, "skipping a JWKS key");
@@ -374,7 +374,7 @@ impl KeySet {
     }
 
     /// The keys, in the order given.
-    pub fn keys(&self) -> &[Key] {
+    pub fn keys(&self) -> &[VerifyingKey] {
         &self.inner.keys
     }
 
@@ -393,7 +393,7 @@ impl KeySet {
 
     /// The key for a token header's `kid`: the one named, or the only key
     /// when the token names none.
-    pub(crate) fn key_for(&self, kid: Option<&str>) -> Option<&Key> {
+    pub(crate) fn key_for(&self, kid: Option<&str>) -> Option<&VerifyingKey> {
         let index = match kid {
             Some(kid) => *self.inner.by_kid.get(kid)?,
             None if self.inner.keys.len() == 1 => 0,

@@ -19,8 +19,8 @@ use crate::cache::{CacheConfig, CacheStats, TokenCache};
 use crate::claims::{Anonymous, Verified};
 use crate::csrf::{CsrfLayer, CsrfPolicy};
 use crate::error::{AuthError, DEFAULT_REALM, ErrorHandler, ErrorResponder};
-use crate::revocation::{RevocationCheck, RevocationError};
 use crate::future::BoxFuture;
+use crate::revocation::{RevocationCheck, RevocationError};
 use crate::source::{Found, TokenSource, TokenSourceKind, find_token, find_token_now};
 use crate::validate::Validator;
 
@@ -37,14 +37,14 @@ use crate::validate::Validator;
 /// [`cache`](Self::cache) and [`without_cache`](Self::without_cache).
 ///
 /// ```
-/// use jwt_layer::{Algorithm, JwtLayer, Key, KeySet, TokenSource, Validator};
+/// use jwt_layer::{Algorithm, JwtLayer, VerifyingKey, KeySet, TokenSource, Validator};
 /// use serde::Deserialize;
 ///
 /// #[derive(Deserialize)]
 /// struct MyClaims { sub: String }
 ///
 /// # fn main() -> Result<(), jwt_layer::ConfigError> {
-/// let validator = Validator::builder(KeySet::single(Key::hmac(Algorithm::HS256, &[7; 32])?))
+/// let validator = Validator::builder(KeySet::single(VerifyingKey::hmac(Algorithm::HS256, &[7; 32])?))
 ///     .issuer("https://auth.example.com")
 ///     .build()?;
 /// let layer = JwtLayer::<MyClaims>::new(validator)
@@ -176,8 +176,8 @@ impl<T> JwtLayer<T> {
     /// [`AuthError`] is still put in the response extensions.
     ///
     /// ```
-    /// # use jwt_layer::{Algorithm, JwtLayer, Key, KeySet, Validator};
-    /// # let validator = Validator::builder(KeySet::single(Key::hmac(Algorithm::HS256, &[7; 32]).unwrap())).build().unwrap();
+    /// # use jwt_layer::{Algorithm, JwtLayer, VerifyingKey, KeySet, Validator};
+    /// # let validator = Validator::builder(KeySet::single(VerifyingKey::hmac(Algorithm::HS256, &[7; 32]).unwrap())).build().unwrap();
     /// let layer = JwtLayer::<serde_json::Value>::new(validator).on_error(|err, realm| {
     ///     let mut response = err.to_response(realm);
     ///     *response.body_mut() = format!(r#"{{"message":"{err}"}}"#).into();

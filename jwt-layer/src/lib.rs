@@ -11,7 +11,7 @@
 //! use bytes::Bytes;
 //! use http::{Request, Response, StatusCode, header};
 //! use http_body_util::Full;
-//! use jwt_layer::{Algorithm, JwtLayer, Key, KeySet, SigningKey, TokenIssuer, Validator, Verified};
+//! use jwt_layer::{Algorithm, JwtLayer, VerifyingKey, KeySet, SigningKey, TokenIssuer, Validator, Verified};
 //! use serde::{Deserialize, Serialize};
 //! use tower::{ServiceBuilder, ServiceExt, service_fn};
 //!
@@ -161,7 +161,7 @@ pub use future::BoxFuture;
 pub use issue::{IssueError, IssuedToken, SigningKey, TokenIssuer};
 pub use jsonwebtoken::Algorithm;
 pub use jsonwebtoken::jwk::{Jwk, JwkSet};
-pub use keys::{Key, KeySet};
+pub use keys::{KeySet, VerifyingKey};
 pub use layer::{JwtLayer, JwtService, ResponseFuture};
 #[cfg(feature = "refresh")]
 pub use refresh::{RefreshError, RefreshTokens, TokenPair};

@@ -32,7 +32,7 @@
 //!
 //! Each hash holds 19 MiB while it runs, so at most [`max_concurrent`] run at
 //! once (twice the cores); further calls wait in line, and after
-//! [`QUEUE_TIMEOUT`] give up with [`PasswordError::Busy`] (answer 503). A flood of
+//! 5 s give up with [`PasswordError::Busy`] (answer 503). A flood of
 //! login attempts then costs time, never unbounded memory.
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -75,7 +75,7 @@ fn check_length(password: &str) -> Result<(), PasswordError> {
 }
 
 /// How long a hash waits for its turn before giving up with [`PasswordError::Busy`].
-pub const QUEUE_TIMEOUT: Duration = Duration::from_secs(5);
+pub(crate) const QUEUE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// How many hashes may run at once: twice the available cores.
 pub fn max_concurrent() -> usize {

@@ -83,20 +83,20 @@ use sha2::{Digest, Sha256};
 
 use crate::claims::VerifiedToken;
 use crate::error::ConfigError;
+use crate::future::BoxFuture;
 use crate::issue::{IssueError, IssuedToken, TokenIssuer, random_token};
 use crate::revocation::{RevocationCheck, RevocationError};
-use crate::future::BoxFuture;
 use crate::store::{NewSession, RevocationQuery, Rotation, RotationRequest, Store, StoreError};
 
 /// Default absolute lifetime of a session (a login): 30 days.
-pub const DEFAULT_ABSOLUTE_LIFETIME: Duration = Duration::from_secs(30 * 24 * 3600);
+pub(crate) const DEFAULT_ABSOLUTE_LIFETIME: Duration = Duration::from_secs(30 * 24 * 3600);
 /// Default idle timeout of a session: 7 days without a refresh.
-pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(7 * 24 * 3600);
+pub(crate) const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(7 * 24 * 3600);
 /// The longest [`RefreshTokens::reuse_grace`] allowed: 60 s.
 pub const MAX_REUSE_GRACE: Duration = Duration::from_secs(60);
 /// Length of a refresh token: a 16-byte handle, a dot, a 32-byte secret, each
 /// base64url without padding (22 + 1 + 43).
-pub const REFRESH_TOKEN_LEN: usize = HANDLE_LEN + 1 + SECRET_LEN;
+pub(crate) const REFRESH_TOKEN_LEN: usize = HANDLE_LEN + 1 + SECRET_LEN;
 
 const HANDLE_LEN: usize = 22;
 const SECRET_LEN: usize = 43;

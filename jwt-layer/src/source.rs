@@ -40,8 +40,7 @@ use crate::header::{at_most_one, bearer_token, cookie_values};
 /// The default cookie name. The `__Host-` prefix makes browsers refuse the cookie
 /// unless it is `Secure`, has `Path=/` and no `Domain`, so a sibling subdomain
 /// cannot plant or overwrite it.
-pub const DEFAULT_COOKIE_NAME: &str = "__Host-access_token";
-
+pub(crate) const DEFAULT_COOKIE_NAME: &str = "__Host-access_token";
 
 /// Finds a token in a request, for sources the built-in ones do not cover.
 ///

@@ -1,11 +1,11 @@
 //! The verification policy: strict by default (RFC 7519, RFC 8725, RFC 9068).
 //!
 //! ```
-//! use jwt_layer::{Algorithm, Key, KeySet, Validator};
+//! use jwt_layer::{Algorithm, VerifyingKey, KeySet, Validator};
 //! use std::time::Duration;
 //!
 //! # fn main() -> Result<(), jwt_layer::ConfigError> {
-//! let validator = Validator::builder(KeySet::single(Key::hmac(Algorithm::HS256, &[42; 32])?))
+//! let validator = Validator::builder(KeySet::single(VerifyingKey::hmac(Algorithm::HS256, &[42; 32])?))
 //!     .issuer("https://auth.example.com")
 //!     .audience("https://api.example.com")
 //!     .leeway(Duration::from_secs(5))
@@ -16,7 +16,7 @@
 //! What a token must satisfy, in the order checked (each failure has its own
 //! [`AuthError`]):
 //!
-//! 1. at most [`DEFAULT_MAX_TOKEN_LEN`] bytes, only base64url characters, exactly two
+//! 1. at most 8 KiB ([`ValidatorBuilder::max_token_len`]), only base64url characters, exactly two
 //!    dots, no empty part (so no unsigned `alg: none` token);
 //! 2. header: a JSON object whose `alg`, `kid`, `typ` have their JSON types
 //!    when present (`null` is not absent); no `crit`, whatever its value; `typ` one of the accepted types (default `at+jwt`,
@@ -27,7 +27,7 @@
 //! 4. claims: `exp` present and `now < exp + leeway`; `nbf`, if present,
 //!    `nbf <= now + leeway`; `iat`, if present, `iat <= now + leeway`;
 //!    `exp − iat` (or `exp − now` without `iat`) at most the maximum lifetime
-//!    (default [`DEFAULT_MAX_LIFETIME`], 24 h); `sub` a non-empty string
+//!    (default 24 h, [`ValidatorBuilder::max_lifetime`]); `sub` a non-empty string
 //!    (RFC 9068 §2.2; [`ValidatorBuilder::allow_missing_subject`] to opt out);
 //!    `iss` a single string equal to the configured issuer (required when one is
 //!    configured); `aud` containing the configured audience (required when one is
@@ -40,7 +40,7 @@
 //! because `jsonwebtoken::decode` misses several of them (`crit`, `typ`, `iat`,
 //! `exp == now`, a missing `iss`/`aud`) and would parse the claims twice more.
 //!
-//! The default leeway is [`DEFAULT_LEEWAY`] (30 s), at most 60 s.
+//! The default leeway is 30 s, at most 60 s ([`ValidatorBuilder::leeway`]).
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -59,15 +59,15 @@ use crate::keys::KeySet;
 use crate::source::TokenSourceKind;
 
 /// Default clock-skew allowance: 30 seconds.
-pub const DEFAULT_LEEWAY: Duration = Duration::from_secs(30);
+pub(crate) const DEFAULT_LEEWAY: Duration = Duration::from_secs(30);
 /// The largest leeway the builder accepts.
-pub const MAX_LEEWAY: Duration = Duration::from_secs(60);
+pub(crate) const MAX_LEEWAY: Duration = Duration::from_secs(60);
 /// Default cap on a token's length, checked before any decoding: 8 KiB.
-pub const DEFAULT_MAX_TOKEN_LEN: usize = 8 * 1024;
+pub(crate) const DEFAULT_MAX_TOKEN_LEN: usize = 8 * 1024;
 /// Default cap on a token's lifetime (`exp − iat`, or `exp − now` without `iat`): 24 hours.
-pub const DEFAULT_MAX_LIFETIME: Duration = Duration::from_secs(24 * 3600);
+pub(crate) const DEFAULT_MAX_LIFETIME: Duration = Duration::from_secs(24 * 3600);
 /// The `typ` of access tokens (RFC 9068 §2.1).
-pub const ACCESS_TOKEN_TYPE: &str = "at+jwt";
+pub(crate) const ACCESS_TOKEN_TYPE: &str = "at+jwt";
 
 /// Verifies tokens: keys plus policy. Cheap to clone; shared by
 /// [`JwtLayer`](crate::JwtLayer) and [`TokenIssuer`](crate::TokenIssuer), so the

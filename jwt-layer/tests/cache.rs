@@ -16,11 +16,11 @@ use axum::routing::any;
 use common::*;
 use http::{Request, StatusCode, header};
 use jsonwebtoken::EncodingKey;
-use jwt_layer::cache::{CacheConfig, CacheStats};
 use jwt_layer::BoxFuture;
+use jwt_layer::cache::{CacheConfig, CacheStats};
 use jwt_layer::{
-    Algorithm, AuthError, JwtLayer, Key, KeySet, RevocationCheck, RevocationError, TokenSource,
-    TokenSourceKind, Validator, VerifiedToken,
+    Algorithm, AuthError, JwtLayer, KeySet, RevocationCheck, RevocationError, TokenSource,
+    TokenSourceKind, Validator, VerifiedToken, VerifyingKey,
 };
 use serde_json::{Value, json};
 use tower::ServiceExt;
@@ -46,13 +46,14 @@ async fn a_repeated_token_is_cached_once_and_served_again() {
 #[tokio::test]
 async fn an_expired_token_is_never_served_from_the_cache() {
     // No leeway: the token dies at `exp` itself, a second or two from now.
-    let validator =
-        Validator::builder(KeySet::single(Key::hmac(Algorithm::HS256, SECRET).unwrap()))
-            .issuer(ISSUER)
-            .audience(AUDIENCE)
-            .leeway(Duration::ZERO)
-            .build()
-            .unwrap();
+    let validator = Validator::builder(KeySet::single(
+        VerifyingKey::hmac(Algorithm::HS256, SECRET).unwrap(),
+    ))
+    .issuer(ISSUER)
+    .audience(AUDIENCE)
+    .leeway(Duration::ZERO)
+    .build()
+    .unwrap();
     let layer = JwtLayer::<AppClaims>::new(validator);
     let app = App::new(layer.clone());
     let mut claims = good_claims();
@@ -112,7 +113,9 @@ async fn replaced_keys_empty_the_cache() {
     // Rotation: the old secret is gone, a new one with a kid is in force.
     let secret = b"the-replacement-secret-of-32-byt";
     validator.replace_keys(KeySet::single(
-        Key::hmac(Algorithm::HS256, secret).unwrap().with_kid("k2"),
+        VerifyingKey::hmac(Algorithm::HS256, secret)
+            .unwrap()
+            .with_kid("k2"),
     ));
     let reply = app.bearer(&old).await;
     assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "{}", reply.body);
@@ -128,7 +131,9 @@ async fn replaced_keys_empty_the_cache() {
 
     // And back: a key set that verifies the old token again is a new
     // generation; the old token is verified afresh, not served stale.
-    validator.replace_keys(KeySet::single(Key::hmac(Algorithm::HS256, SECRET).unwrap()));
+    validator.replace_keys(KeySet::single(
+        VerifyingKey::hmac(Algorithm::HS256, SECRET).unwrap(),
+    ));
     assert_eq!(app.bearer(&new).await.error, Some(AuthError::UnknownKey));
     assert_eq!(app.bearer(&old).await.status, StatusCode::OK);
 }

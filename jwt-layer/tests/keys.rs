@@ -5,7 +5,8 @@ use common::*;
 use http::StatusCode;
 use jsonwebtoken::EncodingKey;
 use jwt_layer::{
-    Algorithm, AuthError, ConfigError, JwtLayer, Key, KeySet, SigningKey, TokenIssuer, Validator,
+    Algorithm, AuthError, ConfigError, JwtLayer, KeySet, SigningKey, TokenIssuer, Validator,
+    VerifyingKey,
 };
 use serde_json::{Value, json};
 
@@ -18,7 +19,7 @@ fn validator_for(keys: KeySet) -> Validator {
 }
 
 /// (algorithm, private key for signing, public key for verifying)
-fn asymmetric() -> Vec<(Algorithm, SigningKey, Key)> {
+fn asymmetric() -> Vec<(Algorithm, SigningKey, VerifyingKey)> {
     let rsa = key_file("rsa_private.pem");
     let rsa_pub = key_file("rsa_public.pem");
     let mut all = Vec::new();
@@ -33,23 +34,23 @@ fn asymmetric() -> Vec<(Algorithm, SigningKey, Key)> {
         all.push((
             alg,
             SigningKey::rsa_pem(alg, &rsa).unwrap(),
-            Key::rsa_pem(alg, &rsa_pub).unwrap(),
+            VerifyingKey::rsa_pem(alg, &rsa_pub).unwrap(),
         ));
     }
     all.push((
         Algorithm::ES256,
         SigningKey::ec_pem(Algorithm::ES256, &key_file("ec_private.pem")).unwrap(),
-        Key::ec_pem(Algorithm::ES256, &key_file("ec_public.pem")).unwrap(),
+        VerifyingKey::ec_pem(Algorithm::ES256, &key_file("ec_public.pem")).unwrap(),
     ));
     all.push((
         Algorithm::ES384,
         SigningKey::ec_pem(Algorithm::ES384, &key_file("ec384_private.pem")).unwrap(),
-        Key::ec_pem(Algorithm::ES384, &key_file("ec384_public.pem")).unwrap(),
+        VerifyingKey::ec_pem(Algorithm::ES384, &key_file("ec384_public.pem")).unwrap(),
     ));
     all.push((
         Algorithm::EdDSA,
         SigningKey::ed_pem(&key_file("ed_private.pem")).unwrap(),
-        Key::ed_pem(&key_file("ed_public.pem")).unwrap(),
+        VerifyingKey::ed_pem(&key_file("ed_public.pem")).unwrap(),
     ));
     all
 }
@@ -106,7 +107,7 @@ async fn rs256_public_key_used_as_hmac_secret_is_refused() {
     // *public* key as the HMAC secret, hoping the server verifies with it.
     let public_pem = key_file("rsa_public.pem");
     let validator = validator_for(KeySet::single(
-        Key::rsa_pem(Algorithm::RS256, &public_pem).unwrap(),
+        VerifyingKey::rsa_pem(Algorithm::RS256, &public_pem).unwrap(),
     ));
     let app = App::new_hs(JwtLayer::new(validator));
     let forged = sign(
@@ -251,7 +252,7 @@ fn configuration_errors_are_clear() {
         (Algorithm::HS384, 48),
         (Algorithm::HS512, 64),
     ] {
-        let err = Key::hmac(alg, &vec![1; min - 1]).unwrap_err();
+        let err = VerifyingKey::hmac(alg, &vec![1; min - 1]).unwrap_err();
         assert_eq!(
             err,
             ConfigError::SecretTooShort {
@@ -267,26 +268,26 @@ fn configuration_errors_are_clear() {
         assert!(SigningKey::hmac(alg, &vec![1; min - 1]).is_err());
     }
     assert!(matches!(
-        Key::hmac(Algorithm::RS256, &[1; 64]),
+        VerifyingKey::hmac(Algorithm::RS256, &[1; 64]),
         Err(ConfigError::AlgorithmMismatch { .. })
     ));
     assert!(matches!(
-        Key::rsa_pem(Algorithm::ES256, &key_file("rsa_public.pem")),
+        VerifyingKey::rsa_pem(Algorithm::ES256, &key_file("rsa_public.pem")),
         Err(ConfigError::AlgorithmMismatch { .. })
     ));
     assert!(matches!(
-        Key::rsa_pem(
+        VerifyingKey::rsa_pem(
             Algorithm::RS256,
             b"-----BEGIN PUBLIC KEY-----\nnope\n-----END PUBLIC KEY-----\n"
         ),
         Err(ConfigError::InvalidKey { .. })
     ));
     assert!(matches!(
-        Key::ec_pem(Algorithm::ES256, b"garbage"),
+        VerifyingKey::ec_pem(Algorithm::ES256, b"garbage"),
         Err(ConfigError::InvalidKey { .. })
     ));
     assert!(matches!(
-        Key::ed_pem(b""),
+        VerifyingKey::ed_pem(b""),
         Err(ConfigError::InvalidKey { .. })
     ));
     assert!(matches!(
@@ -294,7 +295,7 @@ fn configuration_errors_are_clear() {
         Err(ConfigError::InvalidKey { .. })
     ));
 
-    let a = Key::hmac(Algorithm::HS256, &[1; 32]).unwrap();
+    let a = VerifyingKey::hmac(Algorithm::HS256, &[1; 32]).unwrap();
     assert_eq!(KeySet::new(Vec::new()).unwrap_err(), ConfigError::NoKeys);
     assert!(matches!(
         KeySet::new([a.clone().with_kid("x"), a.clone().with_kid("x")]),
@@ -325,14 +326,14 @@ fn configuration_errors_are_clear() {
     .unwrap();
     jwk.common.key_algorithm = None;
     assert!(matches!(
-        Key::from_jwk(&jwk),
+        VerifyingKey::from_jwk(&jwk),
         Err(ConfigError::InvalidKey { .. })
     ));
 }
 
 #[tokio::test]
 async fn accept_any_type_for_foreign_identity_providers() {
-    let keys = KeySet::single(Key::hmac(Algorithm::HS256, SECRET).unwrap());
+    let keys = KeySet::single(VerifyingKey::hmac(Algorithm::HS256, SECRET).unwrap());
     let validator = Validator::builder(keys)
         .issuer(ISSUER)
         .audience(AUDIENCE)

@@ -11,21 +11,22 @@ use common::*;
 use http::StatusCode;
 use jwt_layer::store::{MemoryStore, RedisStore, Store};
 use jwt_layer::{
-    Algorithm, AuthError, ConfigError, JwtLayer, Key, KeySet, RefreshError, RefreshTokens,
-    SigningKey, TokenIssuer, TokenPair, Validator,
+    Algorithm, AuthError, ConfigError, JwtLayer, KeySet, RefreshError, RefreshTokens, SigningKey,
+    TokenIssuer, TokenPair, Validator, VerifyingKey,
 };
 use redis_server::{Durability, RedisServer};
 use serde_json::json;
 
 fn tokens(store: Arc<dyn Store>, access_ttl: Duration) -> RefreshTokens {
     let signing = SigningKey::hmac(Algorithm::HS256, SECRET).unwrap();
-    let validator =
-        Validator::builder(KeySet::single(Key::hmac(Algorithm::HS256, SECRET).unwrap()))
-            .issuer(ISSUER)
-            .audience(AUDIENCE)
-            .leeway(Duration::ZERO)
-            .build()
-            .unwrap();
+    let validator = Validator::builder(KeySet::single(
+        VerifyingKey::hmac(Algorithm::HS256, SECRET).unwrap(),
+    ))
+    .issuer(ISSUER)
+    .audience(AUDIENCE)
+    .leeway(Duration::ZERO)
+    .build()
+    .unwrap();
     let issuer = TokenIssuer::new(signing, validator)
         .unwrap()
         .access_ttl(access_ttl);

@@ -710,10 +710,10 @@ async fn good_tokens_pass_with_their_claims() {
 
 #[tokio::test]
 async fn leeway_is_applied_and_exp_equal_to_now_is_expired() {
-    use jwt_layer::{Key, KeySet, Validator};
+    use jwt_layer::{KeySet, Validator, VerifyingKey};
     use std::time::Duration;
     let strict = Validator::builder(KeySet::single(
-        Key::hmac(jwt_layer::Algorithm::HS256, SECRET).unwrap(),
+        VerifyingKey::hmac(jwt_layer::Algorithm::HS256, SECRET).unwrap(),
     ))
     .issuer(ISSUER)
     .audience(AUDIENCE)
@@ -752,9 +752,9 @@ async fn leeway_is_applied_and_exp_equal_to_now_is_expired() {
 
 #[tokio::test]
 async fn maximum_lifetime_and_subject_rules_are_configurable() {
-    use jwt_layer::{ConfigError, Key, KeySet, Validator};
+    use jwt_layer::{ConfigError, KeySet, Validator, VerifyingKey};
     use std::time::Duration;
-    let keys = || KeySet::single(Key::hmac(jwt_layer::Algorithm::HS256, SECRET).unwrap());
+    let keys = || KeySet::single(VerifyingKey::hmac(jwt_layer::Algorithm::HS256, SECRET).unwrap());
     assert_eq!(
         Validator::builder(keys())
             .max_lifetime(Duration::ZERO)

@@ -46,7 +46,7 @@ pub use memory::{DEFAULT_MAX_SESSIONS, MemoryStore};
 mod redis;
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
-pub use self::redis::{DEFAULT_TIMEOUT, RedisStore};
+pub use self::redis::RedisStore;
 
 /// Default bound on the live sessions (logins) of one subject, in every store:
 /// a new login beyond it evicts the subject's oldest session.

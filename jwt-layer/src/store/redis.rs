@@ -75,7 +75,7 @@ fn bad_reply(what: &str, reply: impl std::fmt::Debug) -> StoreError {
 }
 
 /// Default timeout of one Redis request.
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(1);
+pub(crate) const DEFAULT_TIMEOUT: Duration = Duration::from_secs(1);
 
 impl RedisStore {
     /// Connects to `url` (`redis://host:port/db`, `redis+unix:///path`), failing if

@@ -11,7 +11,7 @@ use axum::routing::get;
 use http::{Request, Response, StatusCode, header};
 use http_body_util::BodyExt;
 use jsonwebtoken::{EncodingKey, Header, encode};
-use jwt_layer::{Algorithm, JwtLayer, Key, KeySet, Validator, Verified, VerifiedToken};
+use jwt_layer::{Algorithm, JwtLayer, KeySet, Validator, Verified, VerifiedToken, VerifyingKey};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use tower::ServiceExt;
@@ -82,11 +82,13 @@ pub fn raw_token(header: &Value, payload: &Value, signature: &str) -> String {
 }
 
 pub fn validator() -> Validator {
-    Validator::builder(KeySet::single(Key::hmac(Algorithm::HS256, SECRET).unwrap()))
-        .issuer(ISSUER)
-        .audience(AUDIENCE)
-        .build()
-        .unwrap()
+    Validator::builder(KeySet::single(
+        VerifyingKey::hmac(Algorithm::HS256, SECRET).unwrap(),
+    ))
+    .issuer(ISSUER)
+    .audience(AUDIENCE)
+    .build()
+    .unwrap()
 }
 
 /// A router behind `layer` whose handler counts its calls and echoes the claims.
