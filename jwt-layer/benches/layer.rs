@@ -132,16 +132,19 @@ fn raw(alg: Algorithm, key: DecodingKey) -> Router {
         .with_state(RawState(Arc::new((key, validation))))
 }
 
+/// The app of the layer cases: `Claims<T>` in the handler.
+fn extracting() -> Router {
+    Router::new().route(
+        "/",
+        get(|Claims(user): Claims<User>| async move {
+            black_box(&user.name);
+            "ok"
+        }),
+    )
+}
+
 fn layered(layer: JwtLayer<User>) -> Router {
-    Router::new()
-        .route(
-            "/",
-            get(|Claims(user): Claims<User>| async move {
-                black_box(&user.name);
-                "ok"
-            }),
-        )
-        .layer(layer)
+    extracting().layer(layer)
 }
 
 fn key(name: &str) -> Vec<u8> {
@@ -197,11 +200,25 @@ fn bearer_values(issuer: &TokenIssuer, count: usize) -> Vec<HeaderValue> {
         .collect()
 }
 
+/// An app: a `Router` (layers added with `Router::layer`), or a `Router`
+/// wrapped in the layer as a tower service (no per-route boxing by axum).
+#[derive(Clone)]
+enum App {
+    Router(Router),
+    Wrapped(jwt_layer::JwtService<Router, User>),
+}
+
+impl From<Router> for App {
+    fn from(router: Router) -> Self {
+        App::Router(router)
+    }
+}
+
 /// One benchmarked case: an app and the tokens it is sent, in turn.
 struct Case {
     name: String,
     alg: &'static str,
-    app: Router,
+    app: App,
     tokens: Arc<Vec<HeaderValue>>,
     next: usize,
 }
@@ -217,7 +234,11 @@ impl Case {
 
     fn send(&mut self, runtime: &tokio::runtime::Runtime) {
         let request = self.request();
-        let response = runtime.block_on(self.app.clone().oneshot(request)).unwrap();
+        let response = match &self.app {
+            App::Router(router) => runtime.block_on(router.clone().oneshot(request)),
+            App::Wrapped(service) => runtime.block_on(service.clone().oneshot(request)),
+        }
+        .unwrap();
         assert_eq!(response.status(), StatusCode::OK, "{}", self.name);
     }
 }
@@ -234,7 +255,7 @@ fn cases() -> Vec<Case> {
             cases.push(Case {
                 name: "no auth".into(),
                 alg: "-",
-                app: no_auth(),
+                app: no_auth().into(),
                 tokens: one.clone(),
                 next: 0,
             });
@@ -243,12 +264,12 @@ fn cases() -> Vec<Case> {
             cases.push(Case {
                 name: "no auth, no-op layer".into(),
                 alg: "-",
-                app: no_auth().layer(tower::layer::util::Identity::new()),
+                app: no_auth().layer(tower::layer::util::Identity::new()).into(),
                 tokens: one.clone(),
                 next: 0,
             });
         }
-        let mut push = |name: &str, app: Router, tokens: &Arc<Vec<HeaderValue>>| {
+        let mut push = |name: &str, app: App, tokens: &Arc<Vec<HeaderValue>>| {
             cases.push(Case {
                 name: name.into(),
                 alg,
@@ -257,28 +278,28 @@ fn cases() -> Vec<Case> {
                 next: 0,
             })
         };
-        push(
-            "raw decode, repeated",
-            raw(issuer_alg(alg), decoding.clone()),
-            &one,
-        );
-        push("raw decode, distinct", raw(issuer_alg(alg), decoding), &all);
+        let raw_app = || raw(issuer_alg(alg), decoding.clone()).into();
+        push("raw decode, repeated", raw_app(), &one);
+        push("raw decode, distinct", raw_app(), &all);
+        let layer = || JwtLayer::<User>::new(validator(keys.clone()));
         push(
             "JwtLayer, repeated (cache hits)",
-            layered(JwtLayer::new(validator(keys.clone()))),
+            layered(layer()).into(),
+            &one,
+        );
+        push(
+            "JwtLayer around the Router, repeated (cache hits)",
+            App::Wrapped(tower::Layer::layer(&layer(), extracting())),
             &one,
         );
         push(
             "JwtLayer, distinct (cache misses)",
-            layered(
-                JwtLayer::new(validator(keys.clone()))
-                    .cache(CacheConfig::new().max_entries(MISS_CACHE_ENTRIES)),
-            ),
+            layered(layer().cache(CacheConfig::new().max_entries(MISS_CACHE_ENTRIES))).into(),
             &all,
         );
         push(
             "JwtLayer without cache, repeated",
-            layered(JwtLayer::new(validator(keys)).without_cache()),
+            layered(layer().without_cache()).into(),
             &one,
         );
     }

@@ -51,11 +51,11 @@
 //! [`DEFAULT_MAX_ENTRIES`], [`DEFAULT_MAX_BYTES`]). Each entry is charged an
 //! estimate of what it holds: the token, [`PAYLOAD_FACTOR`] times its payload
 //! (the payload text, the registered claims, and the application's claims
-//! decoded from it, which a `serde_json::Value` map holds at about three times
+//! decoded from it, which a `serde_json::Value` map holds at about four times
 //! the size of its text) and [`ENTRY_OVERHEAD`] bytes of fixed cost; an entry
 //! is charged at least `max_bytes / max_entries`, which is how the entry count
-//! is bounded. With typical access tokens (a payload of about 250 bytes) the
-//! defaults hold about 2000 tokens; measured heap at capacity stays under the
+//! is bounded. With typical access tokens (a payload of about 200 bytes, a
+//! token of about 370) the defaults hold about 1900 tokens; measured heap at capacity stays under the
 //! bound for a claims struct and for `serde_json::Value` (see the `layer`
 //! benchmark). A claims type that holds much more than its token says (large
 //! defaults, derived tables) uses more than it is charged. When full, the cache
@@ -90,9 +90,9 @@ pub const DEFAULT_MAX_BYTES: usize = 4 << 20;
 /// The fixed cost charged to every entry, in bytes: the map slot, the key's and
 /// the entry's allocations, the `Arc`s of the verified token and the registered
 /// claims' strings.
-pub const ENTRY_OVERHEAD: usize = 512;
+pub const ENTRY_OVERHEAD: usize = 640;
 /// How many times its payload's length an entry is charged; see the [module](self#size) docs.
-pub const PAYLOAD_FACTOR: usize = 5;
+pub const PAYLOAD_FACTOR: usize = 6;
 
 /// The size of a layer's verified-token cache. See the [module](self) docs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
