@@ -15,7 +15,7 @@ use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
 use jwt_layer::RefreshError;
-use jwt_layer::password::{PasswordError, hash_blocking, verify_password};
+use jwt_layer::password::{PasswordError, PasswordHasher};
 use serde::{Deserialize, Serialize};
 
 pub mod app;
@@ -174,10 +174,13 @@ pub struct User {
     pub roles: Vec<String>,
 }
 
-/// The user "database": two fixed accounts, hashed at start-up.
+/// The user "database": two fixed accounts, hashed at start-up, and the
+/// password hasher every login goes through (it bounds how many Argon2id hashes
+/// run at once).
 #[derive(Debug, Clone)]
 pub struct Users {
     by_name: HashMap<String, User>,
+    passwords: PasswordHasher,
 }
 
 impl Users {
@@ -187,21 +190,27 @@ impl Users {
             ("alice", "wonderland", &["admin", "user"][..]),
             ("bob", "builder", &["user"][..]),
         ];
+        let passwords = PasswordHasher::new();
         let mut by_name = HashMap::new();
         for (username, password, roles) in accounts {
             let user = User {
                 username: username.to_owned(),
-                password_hash: hash_blocking(password)?,
+                password_hash: passwords.hash_blocking(password)?,
                 roles: roles.iter().map(|r| r.to_string()).collect(),
             };
             by_name.insert(username.to_owned(), user);
         }
-        Ok(Self { by_name })
+        Ok(Self { by_name, passwords })
     }
 
     /// The user called `username`, if any.
     pub fn get(&self, username: &str) -> Option<&User> {
         self.by_name.get(username)
+    }
+
+    /// The password hasher of the application.
+    pub fn passwords(&self) -> &PasswordHasher {
+        &self.passwords
     }
 }
 // ANCHOR_END: users
@@ -218,7 +227,7 @@ impl Users {
     ) -> Result<Option<&User>, ApiError> {
         let user = self.get(username);
         let stored = user.map(|u| u.password_hash.as_str());
-        if verify_password(password, stored).await? {
+        if self.passwords.verify(password, stored).await? {
             Ok(user)
         } else {
             Ok(None)

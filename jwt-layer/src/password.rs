@@ -2,16 +2,17 @@
 //! strings, off the async runtime, and the same work for unknown users.
 //!
 //! ```
-//! use jwt_layer::password::{hash_password, verify_password};
+//! use jwt_layer::password::PasswordHasher;
 //!
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), jwt_layer::password::PasswordError> {
-//! let phc = hash_password("correct horse battery staple").await?;
+//! let passwords = PasswordHasher::new();   // once, at start-up; cheap to clone
+//! let phc = passwords.hash("correct horse battery staple").await?;
 //! assert!(phc.starts_with("$argon2id$"));
-//! assert!(verify_password("correct horse battery staple", Some(&phc)).await?);
-//! assert!(!verify_password("wrong", Some(&phc)).await?);
+//! assert!(passwords.verify("correct horse battery staple", Some(&phc)).await?);
+//! assert!(!passwords.verify("wrong", Some(&phc)).await?);
 //! // Unknown user: still one full Argon2id verification, still `false`.
-//! assert!(!verify_password("anything", None).await?);
+//! assert!(!passwords.verify("anything", None).await?);
 //! # Ok(()) }
 //! ```
 //!
@@ -30,11 +31,11 @@
 //! first login of an unknown user costs what every later one costs: nothing is
 //! computed lazily on a request.
 //!
-//! Each hash holds 19 MiB while it runs, so at most [`max_concurrent`] run at
-//! once (twice the cores); further calls wait in line, and after
-//! 5 s give up with [`PasswordError::Busy`] (answer 503). A flood of
-//! login attempts then costs time, never unbounded memory.
-use std::sync::OnceLock;
+//! Each hash holds 19 MiB while it runs, so a [`PasswordHasher`] runs at most
+//! [`PasswordHasher::max_concurrent`] at once (twice the cores by default);
+//! further calls wait in line, and after [`PasswordHasher::queue_timeout`] (5 s)
+//! give up with [`PasswordError::Busy`] (answer 503). A flood of login attempts
+//! then costs time, never unbounded memory.
 use std::time::Duration;
 
 use std::sync::Arc;
@@ -44,7 +45,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use argon2::Argon2;
 use argon2::password_hash::rand_core::OsRng;
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier, SaltString};
 
 /// Hashing could not be done (never a wrong password: that is `Ok(false)`).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -74,76 +75,168 @@ fn check_length(password: &str) -> Result<(), PasswordError> {
     Ok(())
 }
 
-/// How long a hash waits for its turn before giving up with [`PasswordError::Busy`].
-pub(crate) const QUEUE_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a hash waits for its turn by default before giving up with
+/// [`PasswordError::Busy`].
+const DEFAULT_QUEUE_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// How many hashes may run at once: twice the available cores.
-pub fn max_concurrent() -> usize {
-    std::thread::available_parallelism().map_or(2, |n| n.get() * 2)
+/// Hashes and verifies passwords with Argon2id, off the async runtime, with a
+/// bound on how many run at once.
+///
+/// A value with its own limits, not process-wide state: build one at start-up
+/// (it is cheap to clone and share), and every hash of the application goes
+/// through its bound. Two services in one process, or two tests, each have
+/// their own.
+///
+/// ```
+/// use std::time::Duration;
+/// use jwt_layer::password::PasswordHasher;
+///
+/// let passwords = PasswordHasher::new()            // 2 × cores at once, 5 s in line
+///     .max_concurrent(4)
+///     .queue_timeout(Duration::from_secs(2));
+/// assert_eq!(passwords.limit(), 4);
+/// ```
+#[derive(Clone, Debug)]
+pub struct PasswordHasher {
+    permits: Arc<Semaphore>,
+    running: Arc<AtomicUsize>,
+    limit: usize,
+    queue_timeout: Duration,
 }
 
-static RUNNING: AtomicUsize = AtomicUsize::new(0);
+impl Default for PasswordHasher {
+    fn default() -> Self {
+        Self::new()
+    }
+}
 
-/// How many hashes are running right now (at most [`max_concurrent`]).
-pub fn running() -> usize {
-    RUNNING.load(Ordering::SeqCst)
+impl PasswordHasher {
+    /// At most twice the available cores hash at once; a hash waits at most
+    /// 5 s for its turn.
+    pub fn new() -> Self {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        Self::with_limit(cores.saturating_mul(2), DEFAULT_QUEUE_TIMEOUT)
+    }
+
+    fn with_limit(limit: usize, queue_timeout: Duration) -> Self {
+        let limit = limit.max(1);
+        Self {
+            permits: Arc::new(Semaphore::new(limit)),
+            running: Arc::new(AtomicUsize::new(0)),
+            limit,
+            queue_timeout,
+        }
+    }
+
+    /// How many hashes may run at once (default: twice the cores; at least 1).
+    /// Each holds 19 MiB while it runs.
+    pub fn max_concurrent(self, limit: usize) -> Self {
+        Self::with_limit(limit, self.queue_timeout)
+    }
+
+    /// How long a hash waits for its turn before [`PasswordError::Busy`]
+    /// (default 5 s).
+    pub fn queue_timeout(mut self, timeout: Duration) -> Self {
+        self.queue_timeout = timeout;
+        self
+    }
+
+    /// How many hashes may run at once.
+    pub fn limit(&self) -> usize {
+        self.limit
+    }
+
+    /// How many hashes are running right now (at most [`limit`](Self::limit)).
+    pub fn running(&self) -> usize {
+        self.running.load(Ordering::SeqCst)
+    }
+
+    /// Hashes `password` with Argon2id and a random salt, as a PHC string.
+    ///
+    /// Fails with [`PasswordError::TooLong`] beyond [`MAX_PASSWORD_BYTES`].
+    pub async fn hash(&self, password: &str) -> Result<String, PasswordError> {
+        check_length(password)?;
+        let password = password.to_owned();
+        self.off_runtime(move || hash_now(&password)).await
+    }
+
+    /// Hashes synchronously, on the calling thread (for seeding users at
+    /// start-up or in tests; never in a request handler).
+    ///
+    /// Fails with [`PasswordError::TooLong`] beyond [`MAX_PASSWORD_BYTES`].
+    pub fn hash_blocking(&self, password: &str) -> Result<String, PasswordError> {
+        hash_now(password)
+    }
+
+    /// Checks `password` against the stored PHC string; `None` when the user
+    /// does not exist (compared against a dummy hash, to take the same time, and
+    /// `false`). A stored hash that does not parse is an error, never a match.
+    ///
+    /// A password longer than [`MAX_PASSWORD_BYTES`] fails with
+    /// [`PasswordError::TooLong`] at once, whether the user exists or not.
+    pub async fn verify(&self, password: &str, phc: Option<&str>) -> Result<bool, PasswordError> {
+        check_length(password)?;
+        let password = password.to_owned();
+        let phc = phc.map(str::to_owned);
+        self.off_runtime(move || {
+            let (phc, exists) = match phc {
+                Some(phc) => (phc, true),
+                None => (DUMMY_HASH.to_owned(), false),
+            };
+            let parsed =
+                PasswordHash::new(&phc).map_err(|e| PasswordError::Failed(e.to_string()))?;
+            let matches = Argon2::default()
+                .verify_password(password.as_bytes(), &parsed)
+                .is_ok();
+            Ok(exists && matches)
+        })
+        .await
+    }
+
+    /// Runs one Argon2id job on the blocking pool, in its turn: the permit and
+    /// the running count live inside the job, so a job whose caller went away
+    /// still counts until it really ends.
+    async fn off_runtime<R: Send + 'static>(
+        &self,
+        job: impl FnOnce() -> Result<R, PasswordError> + Send + 'static,
+    ) -> Result<R, PasswordError> {
+        let permit = match tokio::time::timeout(
+            self.queue_timeout,
+            Arc::clone(&self.permits).acquire_owned(),
+        )
+        .await
+        {
+            Ok(Ok(permit)) => permit,
+            _ => return Err(PasswordError::Busy),
+        };
+        let running = Arc::clone(&self.running);
+        tokio::task::spawn_blocking(move || {
+            let _permit: OwnedSemaphorePermit = permit;
+            let _running = Running::start(running);
+            job()
+        })
+        .await
+        .map_err(|e| PasswordError::Failed(e.to_string()))?
+    }
 }
 
 /// Counts a hash as running for as long as it lives.
-struct Running;
+struct Running(Arc<AtomicUsize>);
 
 impl Running {
-    fn start() -> Self {
-        RUNNING.fetch_add(1, Ordering::SeqCst);
-        Running
+    fn start(count: Arc<AtomicUsize>) -> Self {
+        count.fetch_add(1, Ordering::SeqCst);
+        Running(count)
     }
 }
 
 impl Drop for Running {
     fn drop(&mut self) {
-        RUNNING.fetch_sub(1, Ordering::SeqCst);
+        self.0.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
-/// Waits for a turn (at most [`QUEUE_TIMEOUT`]).
-async fn turn() -> Result<OwnedSemaphorePermit, PasswordError> {
-    static PERMITS: OnceLock<Arc<Semaphore>> = OnceLock::new();
-    let permits = PERMITS.get_or_init(|| Arc::new(Semaphore::new(max_concurrent())));
-    match tokio::time::timeout(QUEUE_TIMEOUT, Arc::clone(permits).acquire_owned()).await {
-        Ok(Ok(permit)) => Ok(permit),
-        _ => Err(PasswordError::Busy),
-    }
-}
-
-/// Hashes `password` with Argon2id and a random salt, as a PHC string.
-///
-/// Fails with [`PasswordError::TooLong`] beyond [`MAX_PASSWORD_BYTES`].
-pub async fn hash_password(password: &str) -> Result<String, PasswordError> {
-    check_length(password)?;
-    let password = password.to_owned();
-    off_runtime(move || hash_blocking(&password)).await
-}
-
-/// Runs one Argon2id job on the blocking pool, in its turn: the permit and the
-/// running count live inside the job, so a job whose caller went away still
-/// counts until it really ends.
-async fn off_runtime<R: Send + 'static>(
-    job: impl FnOnce() -> Result<R, PasswordError> + Send + 'static,
-) -> Result<R, PasswordError> {
-    let turn = turn().await?;
-    tokio::task::spawn_blocking(move || {
-        let _turn = turn;
-        let _running = Running::start();
-        job()
-    })
-    .await
-    .map_err(|e| PasswordError::Failed(e.to_string()))?
-}
-
-/// Hashes synchronously (for seeding users at start-up or in tests).
-///
-/// Fails with [`PasswordError::TooLong`] beyond [`MAX_PASSWORD_BYTES`].
-pub fn hash_blocking(password: &str) -> Result<String, PasswordError> {
+fn hash_now(password: &str) -> Result<String, PasswordError> {
     check_length(password)?;
     let salt = SaltString::generate(&mut OsRng);
     Argon2::default()
@@ -152,32 +245,8 @@ pub fn hash_blocking(password: &str) -> Result<String, PasswordError> {
         .map_err(|e| PasswordError::Failed(e.to_string()))
 }
 
-/// Checks `password` against the stored PHC string; `None` when the user does not
-/// exist (compared against a dummy hash, to take the same time, and `false`).
-/// A stored hash that does not parse is an error, never a match.
-///
-/// A password longer than [`MAX_PASSWORD_BYTES`] fails with
-/// [`PasswordError::TooLong`] at once, whether the user exists or not.
-pub async fn verify_password(password: &str, phc: Option<&str>) -> Result<bool, PasswordError> {
-    check_length(password)?;
-    let password = password.to_owned();
-    let phc = phc.map(str::to_owned);
-    off_runtime(move || {
-        let (phc, exists) = match phc {
-            Some(phc) => (phc, true),
-            None => (DUMMY_HASH.to_owned(), false),
-        };
-        let parsed = PasswordHash::new(&phc).map_err(|e| PasswordError::Failed(e.to_string()))?;
-        let matches = Argon2::default()
-            .verify_password(password.as_bytes(), &parsed)
-            .is_ok();
-        Ok(exists && matches)
-    })
-    .await
-}
-
 /// What unknown users are verified against: Argon2id with the parameters of
-/// [`hash_blocking`] (the `argon2` defaults, checked by a test), a fixed salt
+/// [`PasswordHasher::hash`] (the `argon2` defaults, checked by a test), a fixed salt
 /// and an all-zero output. Verifying costs one full hash whatever the output
 /// holds; no password hashes to all zeros, and a match would still be `false`.
 /// A constant, so no request ever pays for building it.
@@ -191,7 +260,7 @@ mod tests {
     #[test]
     fn the_dummy_hash_costs_what_a_real_hash_costs() {
         let dummy = PasswordHash::new(DUMMY_HASH).unwrap();
-        let real_phc = hash_blocking("a real password").unwrap();
+        let real_phc = hash_now("a real password").unwrap();
         let real = PasswordHash::new(&real_phc).unwrap();
         assert_eq!(dummy.algorithm, real.algorithm);
         assert_eq!(dummy.version, real.version);
@@ -219,19 +288,20 @@ mod tests {
     async fn passwords_longer_than_the_limit_are_refused_before_hashing() {
         let limit = "x".repeat(MAX_PASSWORD_BYTES);
         let long = "x".repeat(MAX_PASSWORD_BYTES + 1);
-        let phc = hash_blocking(&limit).unwrap();
-        assert!(verify_password(&limit, Some(&phc)).await.unwrap());
-        assert_eq!(hash_blocking(&long), Err(PasswordError::TooLong));
-        assert_eq!(hash_password(&long).await, Err(PasswordError::TooLong));
+        let passwords = PasswordHasher::new();
+        let phc = passwords.hash_blocking(&limit).unwrap();
+        assert!(passwords.verify(&limit, Some(&phc)).await.unwrap());
+        assert_eq!(passwords.hash_blocking(&long), Err(PasswordError::TooLong));
+        assert_eq!(passwords.hash(&long).await, Err(PasswordError::TooLong));
         // Known or unknown user: the same error, and no hash is run.
         let huge = "x".repeat(2_000_000);
         let started = std::time::Instant::now();
         assert_eq!(
-            verify_password(&huge, Some(&phc)).await,
+            passwords.verify(&huge, Some(&phc)).await,
             Err(PasswordError::TooLong)
         );
         assert_eq!(
-            verify_password(&huge, None).await,
+            passwords.verify(&huge, None).await,
             Err(PasswordError::TooLong)
         );
         assert!(started.elapsed() < Duration::from_millis(50));

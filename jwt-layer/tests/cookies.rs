@@ -204,27 +204,32 @@ async fn cross_site_cookie_post_is_refused_but_bearer_is_not() {
 
 #[tokio::test]
 async fn password_hashing_is_argon2id_and_uniform_for_unknown_users() {
-    use jwt_layer::password::{hash_password, verify_password};
-    let phc = hash_password("wonderland").await.unwrap();
+    use jwt_layer::password::PasswordHasher;
+    let passwords = PasswordHasher::new();
+    let phc = passwords.hash("wonderland").await.unwrap();
     assert!(phc.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{phc}");
-    assert_ne!(phc, hash_password("wonderland").await.unwrap(), "salted");
-    assert!(verify_password("wonderland", Some(&phc)).await.unwrap());
-    assert!(!verify_password("Wonderland", Some(&phc)).await.unwrap());
-    assert!(!verify_password("wonderland", None).await.unwrap());
+    assert_ne!(phc, passwords.hash("wonderland").await.unwrap(), "salted");
+    assert!(passwords.verify("wonderland", Some(&phc)).await.unwrap());
+    assert!(!passwords.verify("Wonderland", Some(&phc)).await.unwrap());
+    assert!(!passwords.verify("wonderland", None).await.unwrap());
     assert!(
-        verify_password("x", Some("not a phc string"))
+        passwords
+            .verify("x", Some("not a phc string"))
             .await
             .is_err()
     );
 
     // Unknown user and wrong password do the same work: compare their timings
     // loosely (same order of magnitude), without asserting absolute speed.
-    let time = |phc: Option<String>| async move {
-        let start = std::time::Instant::now();
-        for _ in 0..3 {
-            verify_password("guess", phc.as_deref()).await.unwrap();
+    let time = |phc: Option<String>| {
+        let passwords = passwords.clone();
+        async move {
+            let start = std::time::Instant::now();
+            for _ in 0..3 {
+                passwords.verify("guess", phc.as_deref()).await.unwrap();
+            }
+            start.elapsed()
         }
-        start.elapsed()
     };
     let wrong = time(Some(phc.clone())).await;
     let unknown = time(None).await;
@@ -237,16 +242,20 @@ async fn password_hashing_is_argon2id_and_uniform_for_unknown_users() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_flood_of_password_checks_is_bounded() {
-    use jwt_layer::password::{max_concurrent, running, verify_password};
+    use jwt_layer::password::PasswordHasher;
+    let passwords = PasswordHasher::new().max_concurrent(3);
     // Many unknown-user logins at once queue behind a bounded number of Argon2id
     // runs instead of all allocating 19 MiB at the same time.
-    let limit = max_concurrent();
+    let limit = passwords.limit();
     let tasks: Vec<_> = (0..limit * 4)
-        .map(|_| tokio::spawn(async { verify_password("guess", None).await }))
+        .map(|_| {
+            let passwords = passwords.clone();
+            tokio::spawn(async move { passwords.verify("guess", None).await })
+        })
         .collect();
     let mut most = 0;
     while !tasks.iter().all(|t| t.is_finished()) {
-        most = most.max(running());
+        most = most.max(passwords.running());
         tokio::time::sleep(std::time::Duration::from_millis(1)).await;
     }
     for task in tasks {

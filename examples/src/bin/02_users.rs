@@ -12,7 +12,6 @@ use axum::extract::State;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use examples::{ApiError, LoginRequest, Users};
-use jwt_layer::password::verify_password;
 use serde_json::{Value, json};
 
 // ANCHOR: main
@@ -38,7 +37,10 @@ async fn login(
     // `None` (no such user) still runs one full Argon2id verification against a
     // dummy hash: same time, same answer as a wrong password.
     let stored_hash = user.map(|u| u.password_hash.as_str());
-    let password_ok = verify_password(&request.password, stored_hash).await?;
+    let password_ok = users
+        .passwords()
+        .verify(&request.password, stored_hash)
+        .await?;
     match user {
         Some(user) if password_ok => Ok(Json(json!({
             "message": format!("welcome, {}", user.username),
