@@ -130,6 +130,9 @@ pub mod claims;
 #[cfg_attr(docsrs, doc(cfg(feature = "issue")))]
 pub mod cookie;
 pub mod csrf;
+#[cfg(feature = "jwks")]
+#[cfg_attr(docsrs, doc(cfg(feature = "jwks")))]
+pub mod discovery;
 pub mod error;
 mod header;
 #[cfg(feature = "issue")]
@@ -140,12 +143,14 @@ pub mod issue;
 pub mod jwks;
 pub mod keys;
 mod layer;
+pub mod metadata;
 #[cfg(feature = "password")]
 #[cfg_attr(docsrs, doc(cfg(feature = "password")))]
 pub mod password;
 #[cfg(feature = "refresh")]
 #[cfg_attr(docsrs, doc(cfg(feature = "refresh")))]
 pub mod refresh;
+pub mod resolve;
 pub mod revocation;
 pub mod source;
 #[cfg(feature = "refresh")]
@@ -163,6 +168,7 @@ pub use keys::{Key, KeySet};
 pub use layer::{DEFAULT_REALM, JwtLayer, JwtService, ResponseFuture};
 #[cfg(feature = "refresh")]
 pub use refresh::{RefreshError, RefreshTokens, TokenPair};
+pub use resolve::{Issuers, KeyResolver, UnverifiedToken};
 pub use revocation::{RevocationCheck, RevocationError};
 pub use source::{TokenSource, TokenSourceKind};
 pub use validate::{Validator, ValidatorBuilder};
