@@ -167,7 +167,10 @@ impl Discovery {
     /// Fetches and checks the metadata document:
     /// `{issuer}/.well-known/openid-configuration`, else RFC 8414's
     /// `/.well-known/oauth-authorization-server{path}`.
-    pub async fn metadata(&self, http: &dyn FetchDocument) -> Result<ProviderMetadata, DiscoveryError> {
+    pub async fn metadata(
+        &self,
+        http: &dyn FetchDocument,
+    ) -> Result<ProviderMetadata, DiscoveryError> {
         let uri: http::Uri = self
             .issuer
             .parse()
@@ -213,7 +216,8 @@ impl Discovery {
                 if bytes.len() > max {
                     return Err(format!("JWKS larger than {max} bytes"));
                 }
-                serde_json::from_slice::<jsonwebtoken::jwk::JwkSet>(&bytes).map_err(|e| e.to_string())
+                serde_json::from_slice::<jsonwebtoken::jwk::JwkSet>(&bytes)
+                    .map_err(|e| e.to_string())
             }
         };
         let jwks = RemoteJwks::builder()

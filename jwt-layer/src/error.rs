@@ -247,7 +247,10 @@ impl AuthError {
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/grpc"),
         );
-        headers.insert("grpc-status", HeaderValue::from(u16::from(self.grpc_code())));
+        headers.insert(
+            "grpc-status",
+            HeaderValue::from(u16::from(self.grpc_code())),
+        );
         if let Ok(message) = HeaderValue::from_str(&grpc_percent_encode(&self.to_string())) {
             headers.insert("grpc-message", message);
         }
@@ -443,7 +446,9 @@ impl ErrorResponder {
                 quote_safe(url)
             ))
         {
-            response.headers_mut().insert(header::WWW_AUTHENTICATE, value);
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, value);
         }
         response.extensions_mut().insert(err);
         response

@@ -270,10 +270,13 @@ impl LayerConfig {
             Ok(found) => found,
             Err(err) => return Some(Err(err)),
         };
-        Some(self.verify_found::<T>(found, parts).map(|verified| match verified {
-            Some(verified) => self.accept(parts, verified),
-            None => self.accept_anonymous(parts),
-        }))
+        Some(
+            self.verify_found::<T>(found, parts)
+                .map(|verified| match verified {
+                    Some(verified) => self.accept(parts, verified),
+                    None => self.accept_anonymous(parts),
+                }),
+        )
     }
 
     /// Finds, verifies and checks the token; on success the claims are in `parts.extensions`.
@@ -284,7 +287,10 @@ impl LayerConfig {
         let found = find_token(&self.sources, parts).await?;
         let verified = match &self.resolver {
             None => self.verify_found::<T>(found, parts)?,
-            Some(resolver) => self.verify_resolved::<T>(resolver.as_ref(), found, parts).await?,
+            Some(resolver) => {
+                self.verify_resolved::<T>(resolver.as_ref(), found, parts)
+                    .await?
+            }
         };
         let Some(verified) = verified else {
             self.accept_anonymous(parts);
@@ -390,13 +396,13 @@ impl LayerConfig {
         if let Some(verified) = cache.get::<T>(&found.token, found.source, generation, now) {
             return Ok(verified);
         }
-        let (verified, generation) = self.validator.verify_from::<T>(&found.token, found.source)?;
+        let (verified, generation) = self
+            .validator
+            .verify_from::<T>(&found.token, found.source)?;
         let registered = verified.token().registered();
         // Not yet valid (accepted within the leeway): verified again next time.
         if registered.nbf.is_none_or(|nbf| nbf <= now) {
-            let dies_at = registered
-                .exp
-                .saturating_add(self.validator.leeway_secs());
+            let dies_at = registered.exp.saturating_add(self.validator.leeway_secs());
             cache.insert(&found.token, &verified, generation, dies_at);
         }
         Ok(verified)

@@ -33,7 +33,9 @@ async fn require_role(request: Request<Body>, next: Next) -> Response {
         .get::<ErrorResponder>()
         .cloned()
         .unwrap_or_default();
-    responder.respond(AuthError::InsufficientScope).map(Body::from)
+    responder
+        .respond(AuthError::InsufficientScope)
+        .map(Body::from)
 }
 
 /// The health service of tonic-health, behind the layer (and the guard), on 127.0.0.1:0.
@@ -119,7 +121,10 @@ async fn http_requests_still_get_json() {
         .send(Request::get("/").body(Body::empty()).unwrap())
         .await;
     assert_eq!(reply.status, http::StatusCode::UNAUTHORIZED);
-    assert_eq!(reply.headers[http::header::CONTENT_TYPE], "application/json");
+    assert_eq!(
+        reply.headers[http::header::CONTENT_TYPE],
+        "application/json"
+    );
     assert!(reply.headers.get("grpc-status").is_none());
 
     // The same request as a gRPC call: a trailers-only gRPC refusal.

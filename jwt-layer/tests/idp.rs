@@ -13,9 +13,9 @@ use std::time::{Duration, Instant};
 use axum::Router;
 use axum::body::Body;
 use axum::routing::get;
+use bytes::Bytes;
 use common::*;
 use http::{Request, StatusCode, header};
-use bytes::Bytes;
 use jwt_layer::discovery::{Discovery, DiscoveryError, FetchDocument};
 use jwt_layer::jwks::{JwksError, RemoteJwks};
 use jwt_layer::source::BoxFuture;
@@ -69,23 +69,23 @@ impl Provider {
                 }),
             )
             .route(
-            "/jwks.json",
-            get(move || {
-                let (published, hits, delay_ms, failing) = state.clone();
-                async move {
-                    hits.fetch_add(1, Ordering::SeqCst);
-                    let delay = delay_ms.load(Ordering::SeqCst);
-                    if delay > 0 {
-                        tokio::time::sleep(Duration::from_millis(delay)).await;
+                "/jwks.json",
+                get(move || {
+                    let (published, hits, delay_ms, failing) = state.clone();
+                    async move {
+                        hits.fetch_add(1, Ordering::SeqCst);
+                        let delay = delay_ms.load(Ordering::SeqCst);
+                        if delay > 0 {
+                            tokio::time::sleep(Duration::from_millis(delay)).await;
+                        }
+                        if failing.load(Ordering::SeqCst) {
+                            return Err(StatusCode::SERVICE_UNAVAILABLE);
+                        }
+                        let document = published.lock().unwrap().clone();
+                        Ok(axum::Json(document))
                     }
-                    if failing.load(Ordering::SeqCst) {
-                        return Err(StatusCode::SERVICE_UNAVAILABLE);
-                    }
-                    let document = published.lock().unwrap().clone();
-                    Ok(axum::Json(document))
-                }
-            }),
-        );
+                }),
+            );
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
@@ -115,7 +115,12 @@ impl Provider {
         self.hits.load(Ordering::SeqCst)
     }
 
-    fn fetcher(&self) -> impl Fn() -> std::pin::Pin<Box<dyn Future<Output = Result<JwkSet, String>> + Send>> + Send + Sync + 'static {
+    fn fetcher(
+        &self,
+    ) -> impl Fn() -> std::pin::Pin<Box<dyn Future<Output = Result<JwkSet, String>> + Send>>
+    + Send
+    + Sync
+    + 'static {
         let addr = self.addr;
         move || {
             Box::pin(async move {
@@ -344,7 +349,10 @@ async fn a_slow_provider_never_holds_a_request_past_the_timeout() {
     let reply = app.bearer(&token(&new)).await;
     let waited = began.elapsed();
     assert_eq!(reply.error, Some(AuthError::UnknownKey));
-    assert!(waited >= timeout && waited < timeout * 3, "waited {waited:?}");
+    assert!(
+        waited >= timeout && waited < timeout * 3,
+        "waited {waited:?}"
+    );
     assert_eq!(app.bearer(&token(&old)).await.status, StatusCode::OK);
 }
 
@@ -387,8 +395,14 @@ async fn two_issuers_each_with_its_own_keys_and_audience() {
         .unwrap();
     let app = App::new(JwtLayer::new(a.clone()).resolver(issuers));
 
-    assert_eq!(app.bearer(&token_of(&key_a, A, "api-a")).await.status, StatusCode::OK);
-    assert_eq!(app.bearer(&token_of(&key_b, B, "api-b")).await.status, StatusCode::OK);
+    assert_eq!(
+        app.bearer(&token_of(&key_a, A, "api-a")).await.status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        app.bearer(&token_of(&key_b, B, "api-b")).await.status,
+        StatusCode::OK
+    );
     // Each issuer's own audience.
     assert_eq!(
         app.bearer(&token_of(&key_b, B, "api-a")).await.error,
@@ -409,12 +423,20 @@ async fn two_issuers_each_with_its_own_keys_and_audience() {
     ));
     // An issuer nobody configured.
     assert_eq!(
-        app.bearer(&token_of(&key_a, "https://evil.test", "api-a")).await.error,
+        app.bearer(&token_of(&key_a, "https://evil.test", "api-a"))
+            .await
+            .error,
         Some(AuthError::WrongIssuer)
     );
     assert_eq!(app.calls(), 2);
     // Building: an issuer twice, or a validator without issuer.
-    assert!(Issuers::new().validator(a.clone()).unwrap().validator(a).is_err());
+    assert!(
+        Issuers::new()
+            .validator(a.clone())
+            .unwrap()
+            .validator(a)
+            .is_err()
+    );
     let anonymous = Validator::builder(KeySet::single(key_a.verifying_key()))
         .build()
         .unwrap();
@@ -437,7 +459,11 @@ async fn discovery_finds_the_keys_and_refuses_what_it_must() {
     };
 
     // Nothing at either well-known URL.
-    let err = Discovery::new(&issuer).allow_http_loopback().start(Http, build).await.unwrap_err();
+    let err = Discovery::new(&issuer)
+        .allow_http_loopback()
+        .start(Http, build)
+        .await
+        .unwrap_err();
     assert!(matches!(err, DiscoveryError::Fetch { .. }), "{err}");
 
     provider.set_metadata(json!({ "issuer": issuer, "jwks_uri": format!("{issuer}/jwks.json") }));
@@ -451,23 +477,49 @@ async fn discovery_finds_the_keys_and_refuses_what_it_must() {
     assert_eq!(app.bearer(&token).await.status, StatusCode::OK);
 
     // http is refused unless allowed (and then only to loopback).
-    let err = Discovery::new(&issuer).start(Http, build).await.unwrap_err();
+    let err = Discovery::new(&issuer)
+        .start(Http, build)
+        .await
+        .unwrap_err();
     assert_eq!(err, DiscoveryError::BadIssuerUrl(issuer.clone()));
 
     // The document speaks for another issuer.
-    provider.set_metadata(json!({ "issuer": "https://evil.test", "jwks_uri": format!("{issuer}/jwks.json") }));
-    let err = Discovery::new(&issuer).allow_http_loopback().start(Http, build).await.unwrap_err();
-    assert!(matches!(err, DiscoveryError::IssuerMismatch { .. }), "{err}");
+    provider.set_metadata(
+        json!({ "issuer": "https://evil.test", "jwks_uri": format!("{issuer}/jwks.json") }),
+    );
+    let err = Discovery::new(&issuer)
+        .allow_http_loopback()
+        .start(Http, build)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, DiscoveryError::IssuerMismatch { .. }),
+        "{err}"
+    );
     assert!(err.to_string().contains("https://evil.test"));
 
     // A jwks_uri over plain http to a host that is not loopback.
-    provider.set_metadata(json!({ "issuer": issuer, "jwks_uri": "http://keys.example.com/jwks.json" }));
-    let err = Discovery::new(&issuer).allow_http_loopback().start(Http, build).await.unwrap_err();
-    assert_eq!(err, DiscoveryError::InsecureJwksUri("http://keys.example.com/jwks.json".into()));
+    provider
+        .set_metadata(json!({ "issuer": issuer, "jwks_uri": "http://keys.example.com/jwks.json" }));
+    let err = Discovery::new(&issuer)
+        .allow_http_loopback()
+        .start(Http, build)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err,
+        DiscoveryError::InsecureJwksUri("http://keys.example.com/jwks.json".into())
+    );
 
     // An oversized document.
     let padding = "x".repeat(100 * 1024);
-    provider.set_metadata(json!({ "issuer": issuer, "jwks_uri": format!("{issuer}/jwks.json"), "padding": padding }));
-    let err = Discovery::new(&issuer).allow_http_loopback().start(Http, build).await.unwrap_err();
+    provider.set_metadata(
+        json!({ "issuer": issuer, "jwks_uri": format!("{issuer}/jwks.json"), "padding": padding }),
+    );
+    let err = Discovery::new(&issuer)
+        .allow_http_loopback()
+        .start(Http, build)
+        .await
+        .unwrap_err();
     assert_eq!(err, DiscoveryError::TooLarge(64 * 1024));
 }
