@@ -509,3 +509,30 @@ pub enum ConfigError {
     #[error("issuer {0:?} was added twice")]
     DuplicateIssuer(String),
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn grpc_messages_are_percent_encoded() {
+        assert_eq!(grpc_percent_encode("plain text"), "plain text");
+        assert_eq!(grpc_percent_encode("100% sure"), "100%25 sure");
+        assert_eq!(grpc_percent_encode("caf\u{e9}\n"), "caf%C3%A9%0A");
+    }
+
+    #[test]
+    fn grpc_content_types() {
+        let with = |value: &'static str| {
+            let mut headers = HeaderMap::new();
+            headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(value));
+            is_grpc(&headers)
+        };
+        assert!(with("application/grpc"));
+        assert!(with("application/grpc+proto"));
+        assert!(with("Application/GRPC;charset=utf-8"));
+        assert!(!with("application/grpcx"));
+        assert!(!with("application/json"));
+        assert!(!is_grpc(&HeaderMap::new()));
+    }
+}

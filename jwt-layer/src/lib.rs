@@ -79,7 +79,9 @@
 //!   accepts; [`cookie`] sets them as HttpOnly cookies;
 //! - `refresh`: [`refresh`] (`RefreshTokens`) rotates refresh tokens with reuse
 //!   detection, over a [`store`] (`MemoryStore`; `RedisStore` with `redis`);
-//! - `jwks`: [`jwks`] keeps keys from an identity provider's JWKS fresh;
+//! - `jwks`: [`jwks`] keeps keys from an identity provider's JWKS fresh, and
+//!   fetches them again when a token names an unknown `kid` (`RemoteJwks`);
+//!   `discovery` finds them from the issuer's URL (OIDC discovery, RFC 8414);
 //! - `password`: [`password`] hashes and verifies passwords with Argon2id.
 //!
 //! # Features
@@ -93,7 +95,10 @@
 //! | `jwks` | no | `jwks::JwksRefresher` (adds `tokio`) |
 //! | `password` | no | Argon2id password hashing (adds `argon2`, `tokio`) |
 //!
-//! The default build verifies tokens and nothing else.
+//! The default build verifies tokens and nothing else. Always there: the
+//! [`resolve`] module (a [`KeyResolver`] chooses keys and policy per token:
+//! several [`Issuers`], keys per tenant), gRPC status refusals for gRPC
+//! requests (see [`error`]), and RFC 9728 [`metadata`].
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 // Hostile input never panics: no slicing or indexing of data, no unwrap/expect,

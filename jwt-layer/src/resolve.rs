@@ -56,7 +56,11 @@ use serde_json::Value;
 
 use crate::error::{AuthError, ConfigError};
 use crate::source::BoxFuture;
-use crate::validate::{DEFAULT_MAX_TOKEN_LEN, Validator};
+use crate::validate::Validator;
+
+/// The longest token [`UnverifiedToken::peek`] reads (64 KiB); the chosen
+/// validator then applies its own, usually smaller, cap.
+pub const PEEK_MAX_LEN: usize = 64 * 1024;
 
 /// What a resolver may read of a token before it is verified: never trust it
 /// beyond choosing the keys.
@@ -75,7 +79,7 @@ impl UnverifiedToken {
     /// Reads `alg`, `kid` and `iss` of a compact JWS without verifying
     /// anything. A token that cannot be read that far is `Malformed`.
     pub fn peek(token: &str) -> Result<Self, AuthError> {
-        if token.len() > DEFAULT_MAX_TOKEN_LEN {
+        if token.len() > PEEK_MAX_LEN {
             return Err(AuthError::Malformed);
         }
         let mut parts = token.split('.');
