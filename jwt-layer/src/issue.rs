@@ -324,7 +324,7 @@ impl SigningKey {
         self
     }
 
-    /// The verifying key, to put into the layer's [`KeySet`].
+    /// The verifying key, to put into the layer's [`KeySet`](crate::KeySet).
     pub fn verifying_key(&self) -> Key {
         self.verifying.clone()
     }
