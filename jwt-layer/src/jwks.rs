@@ -63,6 +63,36 @@ pub enum JwksError {
 pub trait FetchJwks: Send + Sync + 'static {
     /// Fetches the current document.
     fn fetch(&self) -> BoxFuture<'_, Result<JwkSet, String>>;
+
+    /// Fetches with HTTP caching: sends `If-None-Match: etag` when given, and
+    /// reports the response's `ETag` and `Cache-Control: max-age`. An HTTP
+    /// client overrides this; the default calls [`fetch`](Self::fetch) and
+    /// reports no caching headers.
+    fn fetch_cached<'a>(
+        &'a self,
+        etag: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<JwksResponse, String>> {
+        let _ = etag;
+        let fetched = self.fetch();
+        Box::pin(async move {
+            fetched.await.map(|jwks| JwksResponse {
+                jwks: Some(jwks),
+                etag: None,
+                max_age: None,
+            })
+        })
+    }
+}
+
+/// A JWKS response with its caching headers (see [`FetchJwks::fetch_cached`]).
+#[derive(Debug, Clone, Default)]
+pub struct JwksResponse {
+    /// The document; `None` for `304 Not Modified` (the keys in force stay).
+    pub jwks: Option<JwkSet>,
+    /// The response's `ETag`, sent back as `If-None-Match` next time.
+    pub etag: Option<String>,
+    /// The response's `Cache-Control: max-age`.
+    pub max_age: Option<Duration>,
 }
 
 impl<F, Fut, E> FetchJwks for F
@@ -205,6 +235,10 @@ struct Remote {
     timeout: Duration,
     state: std::sync::Mutex<FlightState>,
     fetches: std::sync::atomic::AtomicU64,
+    /// The last `ETag` and `max-age` the provider sent.
+    caching: std::sync::Mutex<(Option<String>, Option<Duration>)>,
+    /// Bounds on the periodic refresh interval derived from `max-age`.
+    refresh_bounds: (Duration, Duration),
 }
 
 #[derive(Default)]
@@ -231,6 +265,7 @@ impl std::fmt::Debug for RemoteJwks {
 pub struct RemoteJwksBuilder {
     cooldown: Duration,
     timeout: Duration,
+    refresh_bounds: (Duration, Duration),
 }
 
 impl RemoteJwksBuilder {
@@ -247,6 +282,14 @@ impl RemoteJwksBuilder {
         self
     }
 
+    /// Bounds on the interval of [`RemoteJwks::spawn_following_max_age`]:
+    /// the provider's `Cache-Control: max-age`, clamped to `min..=max`
+    /// (default 1 min to 1 day; without `max-age`, `max`).
+    pub fn refresh_bounds(mut self, min: Duration, max: Duration) -> Self {
+        self.refresh_bounds = (min, max.max(min));
+        self
+    }
+
     /// Fetches the keys once (within the timeout) and builds the validator
     /// from them with `build`. Fails if that first fetch fails: a service that
     /// cannot know its keys must not start.
@@ -256,7 +299,10 @@ impl RemoteJwksBuilder {
         B: FnOnce(KeySet) -> Result<Validator, ConfigError>,
     {
         let fetch: Arc<dyn FetchJwks> = Arc::new(fetch);
-        let keys = fetch_within(fetch.as_ref(), self.timeout).await?;
+        let response = fetch_within(fetch.as_ref(), None, self.timeout).await?;
+        let keys = KeySet::from_jwks(&response.jwks.ok_or_else(|| {
+            JwksError::Fetch("304 Not Modified to a request without If-None-Match".to_owned())
+        })?)?;
         let validator = build(keys)?;
         Ok(RemoteJwks {
             inner: Arc::new(Remote {
@@ -266,6 +312,8 @@ impl RemoteJwksBuilder {
                 timeout: self.timeout,
                 state: std::sync::Mutex::new(FlightState::default()),
                 fetches: std::sync::atomic::AtomicU64::new(1),
+                caching: std::sync::Mutex::new((response.etag, response.max_age)),
+                refresh_bounds: self.refresh_bounds,
             }),
         })
     }
@@ -277,6 +325,7 @@ impl RemoteJwks {
         RemoteJwksBuilder {
             cooldown: DEFAULT_COOLDOWN,
             timeout: DEFAULT_TIMEOUT,
+            refresh_bounds: (Duration::from_secs(60), Duration::from_secs(24 * 3600)),
         }
     }
 
@@ -295,14 +344,71 @@ impl RemoteJwks {
     /// Fetches now (not subject to the cooldown) and, if the document is
     /// usable, replaces the keys. Returns how many keys are in force. On
     /// failure the old keys stay. For a periodic refresh, see [`spawn`](Self::spawn).
+    ///
+    /// Sends the last `ETag` as `If-None-Match` (when the fetcher supports
+    /// it): a `304 Not Modified` keeps the keys in force.
     pub async fn refresh(&self) -> Result<usize, JwksError> {
         self.inner
             .fetches
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let keys = fetch_within(self.inner.fetch.as_ref(), self.inner.timeout).await?;
-        let count = keys.len();
-        self.inner.validator.replace_keys(keys);
+        let etag = self.caching().0;
+        let response = fetch_within(
+            self.inner.fetch.as_ref(),
+            etag.as_deref(),
+            self.inner.timeout,
+        )
+        .await?;
+        let count = match &response.jwks {
+            Some(jwks) => {
+                let keys = KeySet::from_jwks(jwks)?;
+                let count = keys.len();
+                self.inner.validator.replace_keys(keys);
+                count
+            }
+            None => self.inner.validator.keys().len(),
+        };
+        let mut caching = match self.inner.caching.lock() {
+            Ok(caching) => caching,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        if response.etag.is_some() || response.jwks.is_some() {
+            caching.0 = response.etag;
+        }
+        caching.1 = response.max_age;
         Ok(count)
+    }
+
+    fn caching(&self) -> (Option<String>, Option<Duration>) {
+        match self.inner.caching.lock() {
+            Ok(caching) => caching.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// When the next periodic refresh is due: the provider's last
+    /// `Cache-Control: max-age` within the [refresh bounds](RemoteJwksBuilder::refresh_bounds).
+    pub fn next_refresh(&self) -> Duration {
+        let (min, max) = self.inner.refresh_bounds;
+        self.caching().1.map_or(max, |age| age.clamp(min, max))
+    }
+
+    /// Refreshes in a background task (Tokio) as the provider's
+    /// `Cache-Control: max-age` says, within the refresh bounds, until the task
+    /// is aborted; failures are logged and retried after the lower bound.
+    pub fn spawn_following_max_age(&self) -> tokio::task::JoinHandle<()> {
+        let this = self.clone();
+        tokio::spawn(async move {
+            let mut wait = this.next_refresh();
+            loop {
+                tokio::time::sleep(wait).await;
+                let result = this.refresh().await;
+                wait = match result {
+                    Ok(_) => this.next_refresh(),
+                    Err(_) => this.inner.refresh_bounds.0,
+                };
+                log_refresh(result);
+            }
+        })
     }
 
     /// Refreshes every `interval` in a background task (Tokio) until the task
@@ -393,9 +499,13 @@ fn log_refresh(result: Result<usize, JwksError>) {
     }
 }
 
-async fn fetch_within(fetch: &dyn FetchJwks, timeout: Duration) -> Result<KeySet, JwksError> {
-    match tokio::time::timeout(timeout, fetch_keys(fetch)).await {
-        Ok(result) => result,
+async fn fetch_within(
+    fetch: &dyn FetchJwks,
+    etag: Option<&str>,
+    timeout: Duration,
+) -> Result<JwksResponse, JwksError> {
+    match tokio::time::timeout(timeout, fetch.fetch_cached(etag)).await {
+        Ok(result) => result.map_err(JwksError::Fetch),
         Err(_) => Err(JwksError::Fetch(format!(
             "no answer within {} ms",
             timeout.as_millis()

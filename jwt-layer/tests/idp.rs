@@ -70,7 +70,7 @@ impl Provider {
             )
             .route(
                 "/jwks.json",
-                get(move || {
+                get(move |request_headers: http::HeaderMap| {
                     let (published, hits, delay_ms, failing) = state.clone();
                     async move {
                         hits.fetch_add(1, Ordering::SeqCst);
@@ -81,8 +81,35 @@ impl Provider {
                         if failing.load(Ordering::SeqCst) {
                             return Err(StatusCode::SERVICE_UNAVAILABLE);
                         }
-                        let document = published.lock().unwrap().clone();
-                        Ok(axum::Json(document))
+                        let document = serde_json::to_string(&*published.lock().unwrap()).unwrap();
+                        // ETag: the document's length and a cheap checksum; max-age 120 s.
+                        let sum: u64 = document.bytes().map(u64::from).sum();
+                        let etag = format!("\"{}-{sum}\"", document.len());
+                        let not_modified = request_headers
+                            .get(header::IF_NONE_MATCH)
+                            .is_some_and(|value| value.to_str().unwrap() == etag);
+                        if not_modified {
+                            NOT_MODIFIED.fetch_add(1, Ordering::SeqCst);
+                        }
+                        let status = if not_modified {
+                            StatusCode::NOT_MODIFIED
+                        } else {
+                            StatusCode::OK
+                        };
+                        let body = if not_modified {
+                            String::new()
+                        } else {
+                            document
+                        };
+                        Ok((
+                            status,
+                            [
+                                (header::ETAG, etag),
+                                (header::CACHE_CONTROL, "public, max-age=120".to_owned()),
+                                (header::CONTENT_TYPE, "application/json".to_owned()),
+                            ],
+                            body,
+                        ))
                     }
                 }),
             );
@@ -522,4 +549,119 @@ async fn discovery_finds_the_keys_and_refuses_what_it_must() {
         .await
         .unwrap_err();
     assert_eq!(err, DiscoveryError::TooLarge(64 * 1024));
+}
+
+/// 304s answered (only `CachingFetch` sends `If-None-Match`).
+static NOT_MODIFIED: AtomicUsize = AtomicUsize::new(0);
+
+/// A fetcher that speaks HTTP caching: `If-None-Match`, `ETag`, `max-age`.
+struct CachingFetch(SocketAddr);
+
+impl jwt_layer::jwks::FetchJwks for CachingFetch {
+    fn fetch(&self) -> BoxFuture<'_, Result<JwkSet, String>> {
+        Box::pin(async move {
+            self.fetch_cached(None)
+                .await?
+                .jwks
+                .ok_or_else(|| "304".to_owned())
+        })
+    }
+
+    fn fetch_cached<'a>(
+        &'a self,
+        etag: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<jwt_layer::jwks::JwksResponse, String>> {
+        Box::pin(async move {
+            let addr = self.0;
+            let mut stream = TcpStream::connect(addr).await.map_err(|e| e.to_string())?;
+            let condition = etag
+                .map(|e| format!("if-none-match: {e}\r\n"))
+                .unwrap_or_default();
+            let request = format!(
+                "GET /jwks.json HTTP/1.1\r\nhost: {addr}\r\n{condition}connection: close\r\n\r\n"
+            );
+            stream
+                .write_all(request.as_bytes())
+                .await
+                .map_err(|e| e.to_string())?;
+            let mut response = String::new();
+            stream
+                .read_to_string(&mut response)
+                .await
+                .map_err(|e| e.to_string())?;
+            let (head, body) = response.split_once("\r\n\r\n").ok_or("no body")?;
+            let header = |name: &str| {
+                head.lines().find_map(|line| {
+                    let (key, value) = line.split_once(':')?;
+                    key.eq_ignore_ascii_case(name)
+                        .then(|| value.trim().to_owned())
+                })
+            };
+            let etag = header("etag");
+            let max_age = header("cache-control").and_then(|value| {
+                value
+                    .split(',')
+                    .find_map(|d| d.trim().strip_prefix("max-age=")?.parse().ok())
+            });
+            let jwks = if head.starts_with("HTTP/1.1 304") {
+                None
+            } else if head.starts_with("HTTP/1.1 200") {
+                Some(serde_json::from_str(body).map_err(|e| e.to_string())?)
+            } else {
+                return Err(head.lines().next().unwrap_or_default().to_owned());
+            };
+            Ok(jwt_layer::jwks::JwksResponse {
+                jwks,
+                etag,
+                max_age: max_age.map(Duration::from_secs),
+            })
+        })
+    }
+}
+
+/// `ETag` and `Cache-Control: max-age` are honoured: an unchanged document
+/// is not sent again (304, the keys stay), and the periodic refresh follows
+/// `max-age` within the configured bounds.
+#[tokio::test]
+async fn etag_and_max_age_are_honoured_within_bounds() {
+    let first = ec("e-1");
+    let second = rsa("e-2");
+    let provider = Provider::start(&[&first]).await;
+    let start = |bounds: (u64, u64)| {
+        RemoteJwks::builder()
+            .refresh_bounds(Duration::from_secs(bounds.0), Duration::from_secs(bounds.1))
+            .start(CachingFetch(provider.addr), |keys| {
+                Validator::builder(keys)
+                    .issuer(ISSUER)
+                    .audience(AUDIENCE)
+                    .build()
+            })
+    };
+    let jwks = start((60, 3600)).await.unwrap();
+    assert_eq!(jwks.next_refresh(), Duration::from_secs(120));
+    assert_eq!(
+        start((300, 3600)).await.unwrap().next_refresh(),
+        Duration::from_secs(300)
+    );
+    assert_eq!(
+        start((10, 60)).await.unwrap().next_refresh(),
+        Duration::from_secs(60)
+    );
+    let app = app_for(&jwks);
+    let generation_token = token(&first);
+    assert_eq!(app.bearer(&generation_token).await.status, StatusCode::OK);
+
+    // Unchanged: a 304, and the keys in force stay.
+    assert_eq!(jwks.refresh().await, Ok(1));
+    assert_eq!(NOT_MODIFIED.load(Ordering::SeqCst), 1);
+    assert_eq!(app.bearer(&generation_token).await.status, StatusCode::OK);
+    // Changed: the new document (its new ETag) replaces the keys.
+    provider.publish(&[&second]);
+    assert_eq!(jwks.refresh().await, Ok(1));
+    assert_eq!(NOT_MODIFIED.load(Ordering::SeqCst), 1);
+    assert_eq!(app.bearer(&token(&second)).await.status, StatusCode::OK);
+    assert_eq!(
+        app.bearer(&generation_token).await.error,
+        Some(AuthError::UnknownKey)
+    );
 }
