@@ -93,6 +93,7 @@
 //! | `refresh` | no | `RefreshTokens`, `store::MemoryStore` (implies `issue`; adds `sha2`) |
 //! | `redis` | no | `store::RedisStore`, for many instances (implies `refresh`) |
 //! | `jwks` | no | `jwks::JwksRefresher` (adds `tokio`) |
+//! | `jwks-http` | no | `http::HttpClient`, a ready HTTP client for discovery and JWKS (implies `jwks`; adds hyper-util, rustls) |
 //! | `password` | no | Argon2id password hashing (adds `argon2`, `tokio`) |
 //!
 //! The default build verifies tokens and nothing else. Always there: the
@@ -140,6 +141,9 @@ pub mod csrf;
 pub mod discovery;
 pub mod error;
 mod header;
+#[cfg(feature = "jwks-http")]
+#[cfg_attr(docsrs, doc(cfg(feature = "jwks-http")))]
+pub mod http;
 #[cfg(feature = "issue")]
 #[cfg_attr(docsrs, doc(cfg(feature = "issue")))]
 pub mod issue;

@@ -38,6 +38,8 @@ struct Provider {
     failing: Arc<AtomicBool>,
     /// The OpenID configuration document, served as is.
     metadata: Arc<Mutex<String>>,
+    /// How many `304 Not Modified` it answered.
+    not_modified: Arc<AtomicUsize>,
 }
 
 impl Provider {
@@ -47,6 +49,8 @@ impl Provider {
         let delay_ms = Arc::new(AtomicU64::new(0));
         let failing = Arc::new(AtomicBool::new(false));
         let metadata = Arc::new(Mutex::new(String::new()));
+        let not_modified = Arc::new(AtomicUsize::new(0));
+        let not_modified_count = Arc::clone(&not_modified);
         let document = Arc::clone(&metadata);
         let state = (
             Arc::clone(&published),
@@ -55,6 +59,10 @@ impl Provider {
             Arc::clone(&failing),
         );
         let app = Router::new()
+            .route(
+                "/moved",
+                get(|| async { axum::response::Redirect::permanent("/jwks.json") }),
+            )
             .route(
                 "/.well-known/openid-configuration",
                 get(move || {
@@ -72,6 +80,7 @@ impl Provider {
                 "/jwks.json",
                 get(move |request_headers: http::HeaderMap| {
                     let (published, hits, delay_ms, failing) = state.clone();
+                    let not_modified_count = Arc::clone(&not_modified_count);
                     async move {
                         hits.fetch_add(1, Ordering::SeqCst);
                         let delay = delay_ms.load(Ordering::SeqCst);
@@ -89,7 +98,7 @@ impl Provider {
                             .get(header::IF_NONE_MATCH)
                             .is_some_and(|value| value.to_str().unwrap() == etag);
                         if not_modified {
-                            NOT_MODIFIED.fetch_add(1, Ordering::SeqCst);
+                            not_modified_count.fetch_add(1, Ordering::SeqCst);
                         }
                         let status = if not_modified {
                             StatusCode::NOT_MODIFIED
@@ -123,6 +132,7 @@ impl Provider {
             delay_ms,
             failing,
             metadata,
+            not_modified,
         }
     }
 
@@ -551,9 +561,6 @@ async fn discovery_finds_the_keys_and_refuses_what_it_must() {
     assert_eq!(err, DiscoveryError::TooLarge(64 * 1024));
 }
 
-/// 304s answered (only `CachingFetch` sends `If-None-Match`).
-static NOT_MODIFIED: AtomicUsize = AtomicUsize::new(0);
-
 /// A fetcher that speaks HTTP caching: `If-None-Match`, `ETag`, `max-age`.
 struct CachingFetch(SocketAddr);
 
@@ -653,15 +660,76 @@ async fn etag_and_max_age_are_honoured_within_bounds() {
 
     // Unchanged: a 304, and the keys in force stay.
     assert_eq!(jwks.refresh().await, Ok(1));
-    assert_eq!(NOT_MODIFIED.load(Ordering::SeqCst), 1);
+    assert_eq!(provider.not_modified.load(Ordering::SeqCst), 1);
     assert_eq!(app.bearer(&generation_token).await.status, StatusCode::OK);
     // Changed: the new document (its new ETag) replaces the keys.
     provider.publish(&[&second]);
     assert_eq!(jwks.refresh().await, Ok(1));
-    assert_eq!(NOT_MODIFIED.load(Ordering::SeqCst), 1);
+    assert_eq!(provider.not_modified.load(Ordering::SeqCst), 1);
     assert_eq!(app.bearer(&token(&second)).await.status, StatusCode::OK);
     assert_eq!(
         app.bearer(&generation_token).await.error,
         Some(AuthError::UnknownKey)
     );
+}
+
+/// The ready client (feature `jwks-http`) against the provider stand-in:
+/// discovery, the JWKS with `ETag`/`max-age`, a cap enforced while streaming,
+/// and no redirect followed.
+#[cfg(feature = "jwks-http")]
+#[tokio::test]
+async fn the_ready_http_client_discovers_caches_and_caps() {
+    use jwt_layer::http::HttpClient;
+    let signing = ec("h-1");
+    let provider = Provider::start(&[&signing]).await;
+    let issuer = provider.url();
+    provider.set_metadata(json!({ "issuer": issuer, "jwks_uri": format!("{issuer}/jwks.json") }));
+    let client = HttpClient::new().unwrap();
+    let jwks = Discovery::new(&issuer)
+        .allow_http_loopback()
+        .start(client.clone(), |keys, metadata| {
+            Validator::builder(keys)
+                .issuer(&metadata.issuer)
+                .audience(AUDIENCE)
+                .build()
+        })
+        .await
+        .unwrap();
+    let app = app_for(&jwks);
+    assert_eq!(
+        app.bearer(&token_of(&signing, &issuer, AUDIENCE))
+            .await
+            .status,
+        StatusCode::OK
+    );
+
+    // The JWKS through the client: max-age read, and a 304 the second time.
+    let remote = RemoteJwks::builder()
+        .start(client.jwks(format!("{issuer}/jwks.json")), |keys| {
+            Validator::builder(keys)
+                .issuer(&issuer)
+                .audience(AUDIENCE)
+                .build()
+        })
+        .await
+        .unwrap();
+    assert_eq!(remote.next_refresh(), Duration::from_secs(120));
+    let before = provider.not_modified.load(Ordering::SeqCst);
+    assert_eq!(remote.refresh().await, Ok(1));
+    assert_eq!(provider.not_modified.load(Ordering::SeqCst), before + 1);
+
+    // A cap smaller than the document: refused while streaming.
+    let small = RemoteJwks::builder()
+        .start(
+            client.jwks(format!("{issuer}/jwks.json")).max_bytes(16),
+            |keys| Validator::builder(keys).build(),
+        )
+        .await;
+    assert!(matches!(small, Err(JwksError::Fetch(_))), "{small:?}");
+
+    // A redirect is not followed.
+    let err = FetchDocument::get(&client, &format!("{issuer}/moved"), 1024)
+        .await
+        .unwrap_err();
+    assert!(err.contains("308"), "{err}");
 }
