@@ -14,20 +14,17 @@
 //! | `ISSUER_URL`   | `http://127.0.0.1:3000` (loopback http allowed, for development) |
 //! | `JWT_AUDIENCE` | `examples-api`                           |
 //! | `RESOURCE_URL` | `http://127.0.0.1:4000` (this service, for RFC 9728) |
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use axum::routing::get;
 use axum::{Json, Router};
-use bytes::Bytes;
 use examples::AppClaims;
 use jwt_extractor::Claims;
-use jwt_layer::discovery::{Discovery, FetchDocument};
+use jwt_layer::discovery::Discovery;
+use jwt_layer::http::HttpClient;
 use jwt_layer::metadata::ProtectedResourceMetadata;
-use jwt_layer::source::BoxFuture;
 use jwt_layer::{JwtLayer, Validator};
 use serde_json::{Value, json};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 #[tokio::main]
 async fn main() -> Result<(), examples::BoxError> {
@@ -36,11 +33,12 @@ async fn main() -> Result<(), examples::BoxError> {
     // ANCHOR: discovery
     // The issuer's URL is all this service is told. Discovery refuses a
     // document naming another issuer, and a non-https jwks_uri (here http is
-    // allowed because the issuer runs on this machine).
+    // allowed because the issuer runs on this machine). `HttpClient` (feature
+    // `jwks-http`): rustls, bodies capped while read, no redirects.
     let issuer = examples::env_or("ISSUER_URL", "http://127.0.0.1:3000");
     let jwks = Discovery::new(&issuer)
         .allow_http_loopback()
-        .start(LoopbackHttp, |keys, metadata| {
+        .start(HttpClient::new()?, |keys, metadata| {
             Validator::builder(keys)
                 .issuer(&metadata.issuer)
                 .audience(examples::audience())
@@ -86,45 +84,4 @@ async fn whoami(Claims(claims): Claims<AppClaims>) -> Json<Value> {
         "issuer": token.registered().iss,
         "kid": token.kid(),
     }))
-}
-
-/// A minimal HTTP/1.1 GET for loopback `http://` URLs: enough for this local
-/// demo, and no new dependency. In production, use your application's HTTP
-/// client with TLS (reqwest with rustls, say), implementing [`FetchDocument`]
-/// the same way: cap the body while reading it, limit redirects and time.
-struct LoopbackHttp;
-
-impl FetchDocument for LoopbackHttp {
-    fn get<'a>(&'a self, url: &'a str, max_bytes: usize) -> BoxFuture<'a, Result<Bytes, String>> {
-        Box::pin(async move {
-            let rest = url.strip_prefix("http://").ok_or("only http:// here")?;
-            let (authority, path) = rest.split_once('/').unwrap_or((rest, ""));
-            let addr: SocketAddr = authority.parse().map_err(|_| "not ip:port")?;
-            if !addr.ip().is_loopback() {
-                return Err("loopback only".to_owned());
-            }
-            let mut stream = tokio::net::TcpStream::connect(addr)
-                .await
-                .map_err(|e| e.to_string())?;
-            let request =
-                format!("GET /{path} HTTP/1.1\r\nhost: {authority}\r\nconnection: close\r\n\r\n");
-            stream
-                .write_all(request.as_bytes())
-                .await
-                .map_err(|e| e.to_string())?;
-            // The head is small; the cap is on the whole answer, read no further.
-            let mut response = Vec::new();
-            stream
-                .take((max_bytes + 4096) as u64)
-                .read_to_end(&mut response)
-                .await
-                .map_err(|e| e.to_string())?;
-            let text = String::from_utf8(response).map_err(|_| "not UTF-8")?;
-            let (head, body) = text.split_once("\r\n\r\n").ok_or("no body")?;
-            if !head.starts_with("HTTP/1.1 200") {
-                return Err(head.lines().next().unwrap_or_default().to_owned());
-            }
-            Ok(Bytes::from(body.to_owned()))
-        })
-    }
 }
