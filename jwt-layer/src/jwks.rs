@@ -441,8 +441,13 @@ impl RemoteJwks {
             Ok(state) => state,
             Err(poisoned) => poisoned.into_inner(),
         };
+        // A fetch task that died without reporting (its runtime shut down)
+        // dropped its sender: forget it, so fetching stays possible.
         if let Some(in_flight) = &state.in_flight {
-            return Some(in_flight.clone());
+            if in_flight.has_changed().is_ok() {
+                return Some(in_flight.clone());
+            }
+            state.in_flight = None;
         }
         let now = tokio::time::Instant::now();
         if state
