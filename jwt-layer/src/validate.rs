@@ -44,7 +44,6 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use arc_swap::ArcSwap;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::Algorithm;
@@ -52,6 +51,7 @@ use jsonwebtoken::errors::ErrorKind;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
+use arc_swap::ArcSwap;
 
 use crate::claims::{RegisteredClaims, RoleClaim, Verified, VerifiedToken};
 use crate::error::{AuthError, ConfigError};

@@ -46,13 +46,12 @@ async fn a_repeated_token_is_cached_once_and_served_again() {
 #[tokio::test]
 async fn an_expired_token_is_never_served_from_the_cache() {
     // No leeway: the token dies at `exp` itself, a second or two from now.
-    let validator =
-        Validator::builder(KeySet::single(Key::hmac(Algorithm::HS256, SECRET).unwrap()))
-            .issuer(ISSUER)
-            .audience(AUDIENCE)
-            .leeway(Duration::ZERO)
-            .build()
-            .unwrap();
+    let validator = Validator::builder(KeySet::single(Key::hmac(Algorithm::HS256, SECRET).unwrap()))
+        .issuer(ISSUER)
+        .audience(AUDIENCE)
+        .leeway(Duration::ZERO)
+        .build()
+        .unwrap();
     let layer = JwtLayer::<AppClaims>::new(validator);
     let app = App::new(layer.clone());
     let mut claims = good_claims();
@@ -141,10 +140,7 @@ struct Switch {
 }
 
 impl RevocationCheck for Switch {
-    fn check<'a>(
-        &'a self,
-        _token: &'a VerifiedToken,
-    ) -> BoxFuture<'a, Result<(), RevocationError>> {
+    fn check<'a>(&'a self, _token: &'a VerifiedToken) -> BoxFuture<'a, Result<(), RevocationError>> {
         self.calls.fetch_add(1, Ordering::SeqCst);
         let revoked = self.revoked.load(Ordering::SeqCst);
         Box::pin(async move {
@@ -226,10 +222,8 @@ async fn a_token_that_differs_in_any_byte_is_verified_afresh() {
 
 #[tokio::test]
 async fn the_csrf_check_runs_on_every_cache_hit() {
-    let layer = JwtLayer::<AppClaims>::new(validator()).sources([
-        TokenSource::Bearer,
-        TokenSource::cookie("__Host-access_token"),
-    ]);
+    let layer = JwtLayer::<AppClaims>::new(validator())
+        .sources([TokenSource::Bearer, TokenSource::cookie("__Host-access_token")]);
     let router = Router::new()
         .route("/transfer", any(|| async { "done" }))
         .layer(layer.clone());
@@ -294,8 +288,7 @@ async fn the_cache_stays_within_its_bounds() {
     assert!(stats(&layer).entries > 0);
 
     // A byte bound smaller than the entry bound wins.
-    let layer =
-        JwtLayer::<AppClaims>::new(validator()).cache(CacheConfig::new().max_bytes(8 * 1024));
+    let layer = JwtLayer::<AppClaims>::new(validator()).cache(CacheConfig::new().max_bytes(8 * 1024));
     let app = App::new(layer.clone());
     for i in 0..200 {
         let mut claims = good_claims();
@@ -322,10 +315,7 @@ fn verified_outside_the_layer_is_direct() {
     let token = validator().verify::<Value>(&good_token()).unwrap();
     assert_eq!(token.token().source(), TokenSourceKind::Direct);
     assert_eq!(token.token().source().as_str(), "direct");
-    assert_eq!(
-        serde_json::to_value(TokenSourceKind::Bearer).unwrap(),
-        json!("bearer")
-    );
+    assert_eq!(serde_json::to_value(TokenSourceKind::Bearer).unwrap(), json!("bearer"));
     assert_eq!(TokenSourceKind::Cookie.to_string(), "cookie");
     let _ = Header::default();
 }
