@@ -452,3 +452,44 @@ async fn guards_answer_through_the_layers_error_hook() {
     assert_eq!(status, StatusCode::FORBIDDEN);
     assert_eq!(body, "custom: insufficient_scope");
 }
+
+/// Behind the layer, a gRPC call refused by a guard gets a gRPC status
+/// (`PERMISSION_DENIED`, 7), trailers-only, not a JSON 403; the layer's own
+/// refusal is `UNAUTHENTICATED` (16).
+#[tokio::test]
+async fn guards_answer_grpc_calls_with_grpc_statuses() {
+    let app = app(RoleClaim::default());
+    let grpc = |token: Option<String>| {
+        let mut request = Request::get("/admin").header(header::CONTENT_TYPE, "application/grpc");
+        if let Some(token) = token {
+            request = request.header(header::AUTHORIZATION, format!("Bearer {token}"));
+        }
+        let app = app.clone();
+        async move {
+            let response = app
+                .oneshot(request.body(Body::empty()).unwrap())
+                .await
+                .unwrap();
+            let status = response.status();
+            let headers = response.headers().clone();
+            let body = response.into_body().collect().await.unwrap().to_bytes();
+            (status, headers, body)
+        }
+    };
+    let (status, headers, body) = grpc(Some(token(json!({"roles": ["user"]})))).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(headers["grpc-status"], "7");
+    assert_eq!(headers["content-type"], "application/grpc");
+    assert!(body.is_empty());
+    assert!(
+        headers[header::WWW_AUTHENTICATE]
+            .to_str()
+            .unwrap()
+            .contains("insufficient_scope")
+    );
+    let (_, headers, _) = grpc(None).await;
+    assert_eq!(headers["grpc-status"], "16");
+    let (status, headers, _) = grpc(Some(token(json!({"roles": ["admin"]})))).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(headers.get("grpc-status").is_none());
+}

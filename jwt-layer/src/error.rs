@@ -33,8 +33,25 @@
 //! The typed error is also put in the response extensions, so an outer layer can
 //! log or reshape it. Replace the whole response with
 //! [`JwtLayer::on_error`](crate::JwtLayer::on_error).
+//!
+//! # gRPC
+//! A request whose `content-type` is `application/grpc` (or `application/grpc+…`)
+//! is refused with a gRPC status instead (a "trailers-only" response: HTTP 200,
+//! `grpc-status` and `grpc-message` in the headers, no body), which is what gRPC
+//! clients read; the `WWW-Authenticate` challenge is kept as a header:
+//!
+//! | HTTP refusal | `grpc-status` |
+//! |---|---|
+//! | 401 | 16 `UNAUTHENTICATED` |
+//! | 403 | 7 `PERMISSION_DENIED` |
+//! | 400 | 3 `INVALID_ARGUMENT` |
+//! | 503 | 14 `UNAVAILABLE` |
+//!
+//! The choice is made by the [`ErrorResponder`], which the layer fits to each
+//! request, so `jwt-extractor`'s guards behind it answer gRPC too. A custom
+//! [`on_error`](crate::JwtLayer::on_error) hook shapes HTTP refusals only.
 use bytes::Bytes;
-use http::{HeaderValue, Response, StatusCode, header};
+use http::{HeaderMap, HeaderValue, Response, StatusCode, header};
 
 /// The default realm in `WWW-Authenticate` challenges (`Bearer realm="api"`);
 /// see [`JwtLayer::realm`](crate::JwtLayer::realm).
@@ -209,6 +226,74 @@ impl AuthError {
     pub fn to_response(&self, realm: &str) -> Response<Bytes> {
         error_response(self.status(), self.code(), &self.to_string(), realm)
     }
+
+    /// The gRPC status code this error is answered with on a gRPC request:
+    /// 16 `UNAUTHENTICATED`, 7 `PERMISSION_DENIED`, 3 `INVALID_ARGUMENT` or
+    /// 14 `UNAVAILABLE`.
+    pub fn grpc_code(&self) -> u8 {
+        match self.status() {
+            StatusCode::FORBIDDEN => 7,
+            StatusCode::BAD_REQUEST => 3,
+            StatusCode::SERVICE_UNAVAILABLE => 14,
+            _ => 16,
+        }
+    }
+
+    /// The refusal of a gRPC request: a trailers-only response (HTTP 200,
+    /// `content-type: application/grpc`, `grpc-status`, percent-encoded
+    /// `grpc-message`), keeping the RFC 6750 `WWW-Authenticate` challenge.
+    pub fn to_grpc_response(&self, realm: &str) -> Response<Bytes> {
+        let http = self.to_response(realm);
+        let mut response = Response::new(Bytes::new());
+        let headers = response.headers_mut();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/grpc"),
+        );
+        headers.insert(
+            "grpc-status",
+            HeaderValue::from(u16::from(self.grpc_code())),
+        );
+        if let Ok(message) = HeaderValue::from_str(&grpc_percent_encode(&self.to_string())) {
+            headers.insert("grpc-message", message);
+        }
+        if let Some(challenge) = http.headers().get(header::WWW_AUTHENTICATE) {
+            headers.insert(header::WWW_AUTHENTICATE, challenge.clone());
+        }
+        response
+    }
+}
+
+/// Whether the request is a gRPC call: `content-type` is `application/grpc`
+/// or starts with `application/grpc+` / `application/grpc;`.
+pub fn is_grpc(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| {
+            let value = value.trim().as_bytes();
+            let prefix = b"application/grpc";
+            value.len() >= prefix.len()
+                && value
+                    .iter()
+                    .zip(prefix)
+                    .all(|(a, b)| a.eq_ignore_ascii_case(b))
+                && matches!(value.get(prefix.len()), None | Some(b'+' | b';'))
+        })
+}
+
+/// The gRPC spec's percent-encoding of `grpc-message`: bytes outside
+/// `0x20..=0x7E`, and `%`, as `%XX`.
+fn grpc_percent_encode(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for byte in text.bytes() {
+        if (0x20..=0x7E).contains(&byte) && byte != b'%' {
+            out.push(char::from(byte));
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
 }
 
 /// Builds an RFC 6750 error response: `status`, a `WWW-Authenticate: Bearer` challenge
@@ -283,6 +368,10 @@ pub type ErrorHandler = dyn Fn(&AuthError, &str) -> Response<Bytes> + Send + Syn
 pub struct ErrorResponder {
     realm: std::sync::Arc<str>,
     handler: Option<std::sync::Arc<ErrorHandler>>,
+    /// Refusals are gRPC statuses (the request is a gRPC call).
+    grpc: bool,
+    /// RFC 9728: the metadata URL added to every challenge.
+    resource_metadata: Option<std::sync::Arc<str>>,
 }
 
 impl std::fmt::Debug for ErrorResponder {
@@ -290,6 +379,7 @@ impl std::fmt::Debug for ErrorResponder {
         f.debug_struct("ErrorResponder")
             .field("realm", &self.realm)
             .field("custom_handler", &self.handler.is_some())
+            .field("grpc", &self.grpc)
             .finish()
     }
 }
@@ -306,7 +396,30 @@ impl ErrorResponder {
         Self {
             realm: realm.into(),
             handler,
+            grpc: false,
+            resource_metadata: None,
         }
+    }
+
+    /// Adds `resource_metadata="url"` (RFC 9728 §5.1) to every challenge.
+    pub(crate) fn with_resource_metadata(mut self, url: Option<&str>) -> Self {
+        self.resource_metadata = url.map(Into::into);
+        self
+    }
+
+    /// This responder, fitted to a request: refusals of a gRPC call (see
+    /// [`is_grpc`]) are gRPC statuses. The layer does this for every request.
+    #[must_use]
+    pub fn for_request(&self, headers: &HeaderMap) -> Self {
+        Self {
+            grpc: is_grpc(headers),
+            ..self.clone()
+        }
+    }
+
+    /// Whether refusals are gRPC statuses.
+    pub fn is_grpc(&self) -> bool {
+        self.grpc
     }
 
     /// The realm.
@@ -324,9 +437,22 @@ impl ErrorResponder {
             _ => tracing::info!(target: "jwt_layer", reason = err.reason(), "request refused"),
         }
         let mut response = match &self.handler {
+            _ if self.grpc => err.to_grpc_response(&self.realm),
             Some(handler) => handler(&err, &self.realm),
             None => err.to_response(&self.realm),
         };
+        if let Some(url) = &self.resource_metadata
+            && let Some(challenge) = response.headers().get(header::WWW_AUTHENTICATE)
+            && let Ok(challenge) = challenge.to_str()
+            && let Ok(value) = HeaderValue::from_str(&format!(
+                "{challenge}, resource_metadata=\"{}\"",
+                quote_safe(url)
+            ))
+        {
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, value);
+        }
         response.extensions_mut().insert(err);
         response
     }
@@ -382,4 +508,37 @@ pub enum ConfigError {
     /// The maximum token lifetime is zero.
     #[error("the maximum token lifetime must be at least one second")]
     ZeroMaxLifetime,
+    /// A validator chosen by issuer has no issuer configured.
+    #[error("a validator chosen by issuer must have an issuer configured")]
+    MissingIssuer,
+    /// The same issuer was added twice.
+    #[error("issuer {0:?} was added twice")]
+    DuplicateIssuer(String),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn grpc_messages_are_percent_encoded() {
+        assert_eq!(grpc_percent_encode("plain text"), "plain text");
+        assert_eq!(grpc_percent_encode("100% sure"), "100%25 sure");
+        assert_eq!(grpc_percent_encode("caf\u{e9}\n"), "caf%C3%A9%0A");
+    }
+
+    #[test]
+    fn grpc_content_types() {
+        let with = |value: &'static str| {
+            let mut headers = HeaderMap::new();
+            headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(value));
+            is_grpc(&headers)
+        };
+        assert!(with("application/grpc"));
+        assert!(with("application/grpc+proto"));
+        assert!(with("Application/GRPC;charset=utf-8"));
+        assert!(!with("application/grpcx"));
+        assert!(!with("application/json"));
+        assert!(!is_grpc(&HeaderMap::new()));
+    }
 }

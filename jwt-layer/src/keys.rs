@@ -391,6 +391,11 @@ impl KeySet {
         }
     }
 
+    /// Whether a token naming `kid` (or none) would find a key here.
+    pub fn has_key_for(&self, kid: Option<&str>) -> bool {
+        self.key_for(kid).is_some()
+    }
+
     /// The key for a token header's `kid`: the one named, or the only key
     /// when the token names none.
     pub(crate) fn key_for(&self, kid: Option<&str>) -> Option<&VerifyingKey> {

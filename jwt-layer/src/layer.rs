@@ -20,6 +20,7 @@ use crate::claims::{Anonymous, Verified};
 use crate::csrf::{CsrfLayer, CsrfPolicy};
 use crate::error::{AuthError, DEFAULT_REALM, ErrorHandler, ErrorResponder};
 use crate::future::BoxFuture;
+use crate::resolve::{KeyResolver, UnverifiedToken};
 use crate::revocation::{RevocationCheck, RevocationError};
 use crate::source::{Found, TokenSource, TokenSourceKind, find_token, find_token_now};
 use crate::validate::Validator;
@@ -91,6 +92,10 @@ pub(crate) struct LayerConfig {
     /// source, no revocation hook): then the service needs no boxed future and
     /// no clone of the inner service.
     sync: bool,
+    /// Chooses the validator per token; `None`: always `validator`.
+    resolver: Option<Arc<dyn KeyResolver>>,
+    /// RFC 9728: added to every challenge.
+    resource_metadata: Option<String>,
     #[cfg(feature = "cache")]
     cache: Option<Arc<TokenCache>>,
 }
@@ -112,6 +117,8 @@ impl<T> JwtLayer<T> {
                 responder: ErrorResponder::default(),
                 csrf: CsrfPolicy::default(),
                 sync: true,
+                resolver: None,
+                resource_metadata: None,
             }),
             _claims: PhantomData,
         }
@@ -120,8 +127,10 @@ impl<T> JwtLayer<T> {
     fn edit(mut self, f: impl FnOnce(&mut LayerConfig)) -> Self {
         let config = Arc::make_mut(&mut self.config);
         f(config);
-        config.responder = ErrorResponder::new(&config.realm, config.on_error.clone());
+        config.responder = ErrorResponder::new(&config.realm, config.on_error.clone())
+            .with_resource_metadata(config.resource_metadata.as_deref());
         config.sync = config.revocation.is_none()
+            && config.resolver.is_none()
             && !config
                 .sources
                 .iter()
@@ -217,6 +226,26 @@ impl<T> JwtLayer<T> {
         self.config.cache.as_ref().map(|cache| cache.stats())
     }
 
+    /// Verifies each token with the validator `resolver` chooses for it
+    /// (see [`crate::resolve`]): an identity provider's JWKS fetched again on
+    /// an unknown `kid`, several issuers, keys per tenant. The validator given
+    /// to [`new`](Self::new) is then only what [`validator`](Self::validator)
+    /// returns. Requests take the async path, and the verified-token cache is
+    /// not used (a token may be resolved differently per request).
+    pub fn resolver(self, resolver: impl KeyResolver) -> Self {
+        let resolver: Arc<dyn KeyResolver> = Arc::new(resolver);
+        self.edit(|c| c.resolver = Some(resolver))
+    }
+
+    /// Adds `resource_metadata="url"` to every `WWW-Authenticate` challenge
+    /// (RFC 9728 §5.1): where clients find this resource's
+    /// [metadata](crate::metadata::ProtectedResourceMetadata), hence which
+    /// authorization server to get a token from.
+    pub fn resource_metadata(self, url: impl Into<String>) -> Self {
+        let url = url.into();
+        self.edit(|c| c.resource_metadata = Some(url))
+    }
+
     /// The validator.
     pub fn validator(&self) -> &Validator {
         &self.config.validator
@@ -263,7 +292,14 @@ impl LayerConfig {
         T: DeserializeOwned + Send + Sync + 'static,
     {
         let found = find_token(&self.sources, parts).await?;
-        let Some(verified) = self.verify_found::<T>(found, parts)? else {
+        let verified = match &self.resolver {
+            None => self.verify_found::<T>(found, parts)?,
+            Some(resolver) => {
+                self.verify_resolved::<T>(resolver.as_ref(), found, parts)
+                    .await?
+            }
+        };
+        let Some(verified) = verified else {
             self.accept_anonymous(parts);
             return Ok(());
         };
@@ -299,9 +335,15 @@ impl LayerConfig {
             };
         };
         let verified = self.verify::<T>(&found)?;
-        // Every request, cached token or not: a cookie is sent by the browser
-        // whoever made the page, so its requests are checked for cross-site origin.
-        match found.source {
+        self.check_cross_site(found.source, parts)?;
+        Ok(Some(verified))
+    }
+
+    /// Every request, cached token or not: a cookie is sent by the browser
+    /// whoever made the page, so its requests are checked for cross-site
+    /// origin. Matched exhaustively: a new kind of source must decide here.
+    fn check_cross_site(&self, source: TokenSourceKind, parts: &Parts) -> Result<(), AuthError> {
+        match source {
             TokenSourceKind::Cookie => {
                 if !self.csrf.allows(parts) {
                     return Err(AuthError::CrossSiteRequest);
@@ -313,6 +355,31 @@ impl LayerConfig {
             | TokenSourceKind::Custom
             | TokenSourceKind::Direct => {}
         }
+        Ok(())
+    }
+
+    /// [`verify_found`](Self::verify_found) with the validator the resolver
+    /// chooses for this token (no cache).
+    async fn verify_resolved<T>(
+        &self,
+        resolver: &dyn KeyResolver,
+        found: Option<Found<'_>>,
+        parts: &Parts,
+    ) -> Result<Option<Verified<T>>, AuthError>
+    where
+        T: DeserializeOwned + Send + Sync + 'static,
+    {
+        let Some(found) = found else {
+            return if self.optional {
+                Ok(None)
+            } else {
+                Err(AuthError::Missing)
+            };
+        };
+        let unverified = UnverifiedToken::peek(&found.token)?;
+        let validator = resolver.resolve(parts, &unverified).await?;
+        let (verified, _) = validator.verify_from::<T>(&found.token, found.source)?;
+        self.check_cross_site(found.source, parts)?;
         Ok(Some(verified))
     }
 
@@ -356,13 +423,17 @@ impl LayerConfig {
     /// responder for their refusals, the token for guards that do not know
     /// `T`, the claims for `Claims<T>`.
     fn accept<T: Send + Sync + 'static>(&self, parts: &mut Parts, verified: Verified<T>) {
-        parts.extensions.insert(self.responder.clone());
+        parts
+            .extensions
+            .insert(self.responder.for_request(&parts.headers));
         parts.extensions.insert(verified.token().clone());
         parts.extensions.insert(verified);
     }
 
     fn accept_anonymous(&self, parts: &mut Parts) {
-        parts.extensions.insert(self.responder.clone());
+        parts
+            .extensions
+            .insert(self.responder.for_request(&parts.headers));
         parts.extensions.insert(Anonymous);
     }
 
@@ -375,7 +446,7 @@ impl LayerConfig {
             path = parts.uri.path()
         )
         .entered();
-        self.responder.respond(err)
+        self.responder.for_request(&parts.headers).respond(err)
     }
 }
 

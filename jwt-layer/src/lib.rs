@@ -79,7 +79,9 @@
 //!   accepts; [`cookie`] sets them as HttpOnly cookies;
 //! - `refresh`: [`refresh`] (`RefreshTokens`) rotates refresh tokens with reuse
 //!   detection, over a [`store`] (`MemoryStore`; `RedisStore` with `redis`);
-//! - `jwks`: [`jwks`] keeps keys from an identity provider's JWKS fresh;
+//! - `jwks`: [`jwks`] keeps keys from an identity provider's JWKS fresh, and
+//!   fetches them again when a token names an unknown `kid` (`RemoteJwks`);
+//!   `discovery` finds them from the issuer's URL (OIDC discovery, RFC 8414);
 //! - `password`: [`password`] hashes and verifies passwords with Argon2id.
 //!
 //! # Features
@@ -91,9 +93,13 @@
 //! | `refresh` | no | `RefreshTokens`, `store::MemoryStore` (implies `issue`; adds `sha2`) |
 //! | `redis` | no | `store::RedisStore`, for many instances (implies `refresh`) |
 //! | `jwks` | no | `jwks::JwksRefresher` (adds `tokio`) |
+//! | `jwks-http` | no | `http::HttpClient`, a ready HTTP client for discovery and JWKS (implies `jwks`; adds hyper-util, rustls) |
 //! | `password` | no | Argon2id password hashing (adds `argon2`, `tokio`) |
 //!
-//! The default build verifies tokens and nothing else.
+//! The default build verifies tokens and nothing else. Always there: the
+//! [`resolve`] module (a [`KeyResolver`] chooses keys and policy per token:
+//! several [`Issuers`], keys per tenant), gRPC status refusals for gRPC
+//! requests (see [`error`]), and RFC 9728 [`metadata`].
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 // Hostile input never panics: no slicing or indexing of data, no unwrap/expect,
@@ -130,9 +136,15 @@ pub mod claims;
 #[cfg_attr(docsrs, doc(cfg(feature = "issue")))]
 pub mod cookie;
 pub mod csrf;
+#[cfg(feature = "jwks")]
+#[cfg_attr(docsrs, doc(cfg(feature = "jwks")))]
+pub mod discovery;
 pub mod error;
 mod future;
 mod header;
+#[cfg(feature = "jwks-http")]
+#[cfg_attr(docsrs, doc(cfg(feature = "jwks-http")))]
+pub mod http;
 #[cfg(feature = "issue")]
 #[cfg_attr(docsrs, doc(cfg(feature = "issue")))]
 pub mod issue;
@@ -141,12 +153,14 @@ pub mod issue;
 pub mod jwks;
 pub mod keys;
 mod layer;
+pub mod metadata;
 #[cfg(feature = "password")]
 #[cfg_attr(docsrs, doc(cfg(feature = "password")))]
 pub mod password;
 #[cfg(feature = "refresh")]
 #[cfg_attr(docsrs, doc(cfg(feature = "refresh")))]
 pub mod refresh;
+pub mod resolve;
 pub mod revocation;
 pub mod source;
 #[cfg(feature = "refresh")]
@@ -165,6 +179,7 @@ pub use keys::{KeySet, VerifyingKey};
 pub use layer::{JwtLayer, JwtService, ResponseFuture};
 #[cfg(feature = "refresh")]
 pub use refresh::{RefreshError, RefreshTokens, TokenPair};
+pub use resolve::{Issuers, KeyResolver, UnverifiedToken};
 pub use revocation::{RevocationCheck, RevocationError};
 pub use source::{TokenSource, TokenSourceKind};
 pub use validate::{Validator, ValidatorBuilder};

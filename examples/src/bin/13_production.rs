@@ -139,6 +139,11 @@ async fn main() -> Result<(), examples::BoxError> {
     let app = Router::new()
         .route("/health", get(|| async { "ok" }))
         .route("/.well-known/jwks.json", get(jwks))
+        // OIDC discovery, for resource servers (14_resource_server).
+        .route(
+            "/.well-known/openid-configuration",
+            get(openid_configuration),
+        )
         // API clients: tokens in JSON bodies, never cookies: no CSRF to fear.
         .route("/auth/login", post(login))
         .route("/auth/refresh", post(refresh))
@@ -318,3 +323,19 @@ async fn logout_everywhere(
     state.tokens.logout_everywhere(&claims.sub).await?;
     Ok(examples::no_store(StatusCode::NO_CONTENT))
 }
+
+// ===== OIDC DISCOVERY (issue #13, for 14_resource_server) =====
+// ANCHOR: discovery
+/// OpenID Connect Discovery: the issuer and where its keys are, so a resource
+/// server configured with the issuer URL alone finds them. `jwks_uri` is built
+/// from the issuer, so for discovery `JWT_ISSUER` must be this server's public
+/// URL (`http://127.0.0.1:3000` locally).
+async fn openid_configuration() -> Json<Value> {
+    let issuer = examples::issuer();
+    Json(json!({
+        "issuer": issuer,
+        "jwks_uri": format!("{}/.well-known/jwks.json", issuer.trim_end_matches('/')),
+        "id_token_signing_alg_values_supported": ["ES256"],
+    }))
+}
+// ANCHOR_END: discovery

@@ -1,0 +1,87 @@
+//! 14 — a resource server: a second service that trusts 13_production through
+//! its issuer URL alone. No shared secret: it reads the issuer's discovery
+//! document, fetches the JWKS it names, and fetches again when a token names a
+//! key it has not seen (the issuer rotated its keys).
+//!
+//! ```console
+//! JWT_ISSUER=http://127.0.0.1:3000 cargo run -p examples --bin 13_production
+//! PORT=4000 cargo run -p examples --bin 14_resource_server
+//! ```
+//!
+//! | variable       | default                                  |
+//! |----------------|------------------------------------------|
+//! | `PORT`         | 3000 (0 picks a free port; use another than 13's) |
+//! | `ISSUER_URL`   | `http://127.0.0.1:3000` (loopback http allowed, for development) |
+//! | `JWT_AUDIENCE` | `examples-api`                           |
+//! | `RESOURCE_URL` | `http://127.0.0.1:4000` (this service, for RFC 9728) |
+use std::time::Duration;
+
+use axum::routing::get;
+use axum::{Json, Router};
+use examples::AppClaims;
+use jwt_extractor::Claims;
+use jwt_layer::discovery::Discovery;
+use jwt_layer::http::HttpClient;
+use jwt_layer::metadata::ProtectedResourceMetadata;
+use jwt_layer::{JwtLayer, Validator};
+use serde_json::{Value, json};
+
+#[tokio::main]
+async fn main() -> Result<(), examples::BoxError> {
+    examples::init_tracing();
+
+    // ANCHOR: discovery
+    // The issuer's URL is all this service is told. Discovery refuses a
+    // document naming another issuer, and a non-https jwks_uri (here http is
+    // allowed because the issuer runs on this machine). `HttpClient` (feature
+    // `jwks-http`): rustls, bodies capped while read, no redirects.
+    let issuer = examples::env_or("ISSUER_URL", "http://127.0.0.1:3000");
+    let jwks = Discovery::new(&issuer)
+        .allow_http_loopback()
+        .start(HttpClient::new()?, |keys, metadata| {
+            Validator::builder(keys)
+                .issuer(&metadata.issuer)
+                .audience(examples::audience())
+                .build()
+        })
+        .await?;
+    // ANCHOR_END: discovery
+
+    // ANCHOR: layer
+    // The layer asks `jwks` for the keys of every token: a kid not seen yet
+    // triggers one fetch (shared by all the requests waiting for it, at most
+    // one per 30 s, at most 5 s long); if the issuer is down, the keys fetched
+    // last stay in force. A timer refreshes them too.
+    let _refresh = jwks.spawn(Duration::from_secs(600));
+    let resource = examples::env_or("RESOURCE_URL", "http://127.0.0.1:4000");
+    let metadata = ProtectedResourceMetadata::new(resource).authorization_server(&issuer);
+    let auth = JwtLayer::<AppClaims>::new(jwks.validator().clone())
+        .resolver(jwks)
+        .resource_metadata(metadata.well_known_url());
+    // ANCHOR_END: layer
+
+    // ANCHOR: router
+    let app = Router::new()
+        .route("/api/whoami", get(whoami))
+        .layer(auth)
+        // RFC 9728: where clients learn which issuer this service trusts.
+        .route(
+            "/.well-known/oauth-protected-resource",
+            get(move || {
+                let document = metadata.to_response();
+                async move { document.map(axum::body::Body::from) }
+            }),
+        );
+    // ANCHOR_END: router
+    examples::serve(app).await
+}
+
+async fn whoami(Claims(claims): Claims<AppClaims>) -> Json<Value> {
+    let token = claims.token();
+    Json(json!({
+        "sub": claims.sub,
+        "roles": claims.roles,
+        "issuer": token.registered().iss,
+        "kid": token.kid(),
+    }))
+}
