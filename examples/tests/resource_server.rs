@@ -120,7 +120,12 @@ fn the_resource_server_trusts_the_issuer_through_discovery() {
     let whoami: serde_json::Value = serde_json::from_str(&body).unwrap();
     assert_eq!(whoami["sub"], "alice");
     assert_eq!(whoami["issuer"], issuer.as_str());
-    assert_eq!(whoami["kid"], "dev-es256-1");
+    // Verified with the key 13 publishes (a fresh one at each start).
+    let (status, _, jwks) = request(&issuer_address, "GET", "/.well-known/jwks.json", &[], "");
+    assert_eq!(status, 200, "{jwks}");
+    let jwks: serde_json::Value = serde_json::from_str(&jwks).unwrap();
+    assert_eq!(whoami["kid"], jwks["keys"][0]["kid"]);
+    assert!(whoami["kid"].as_str().is_some_and(|kid| !kid.is_empty()));
 
     // Without a token: 401, and the challenge points to the RFC 9728 document.
     let (status, head, _) = request(&resource, "GET", "/api/whoami", &[], "");
