@@ -328,15 +328,20 @@ impl LayerConfig {
         T: DeserializeOwned + Send + Sync + 'static,
     {
         let Some(found) = found else {
-            return if self.optional {
-                Ok(None)
-            } else {
-                Err(AuthError::Missing)
-            };
+            return self.without_token();
         };
         let verified = self.verify::<T>(&found)?;
         self.check_cross_site(found.source, parts)?;
         Ok(Some(verified))
+    }
+
+    /// A request without a token: nothing to verify in optional mode, else 401.
+    fn without_token<T>(&self) -> Result<Option<Verified<T>>, AuthError> {
+        if self.optional {
+            Ok(None)
+        } else {
+            Err(AuthError::Missing)
+        }
     }
 
     /// Every request, cached token or not: a cookie is sent by the browser
@@ -370,11 +375,7 @@ impl LayerConfig {
         T: DeserializeOwned + Send + Sync + 'static,
     {
         let Some(found) = found else {
-            return if self.optional {
-                Ok(None)
-            } else {
-                Err(AuthError::Missing)
-            };
+            return self.without_token();
         };
         let unverified = UnverifiedToken::peek(&found.token)?;
         let validator = resolver.resolve(parts, &unverified).await?;
