@@ -128,6 +128,32 @@ pub fn env_or(name: &str, default: &str) -> String {
 }
 // ANCHOR_END: env
 
+/// Every environment variable an example reads. The tests that start the
+/// examples clear them all first, so the machine's environment cannot leak into
+/// a run: one list, kept next to the code that reads them.
+pub const VARIABLES: &[&str] = &[
+    "PORT",
+    "JWT_SECRET",
+    "JWT_ISSUER",
+    "JWT_AUDIENCE",
+    "JWT_CLIENT_ID",
+    "JWT_PRIVATE_KEY_FILE",
+    "JWT_KEY_ID",
+    "DEV_KEYS",
+    "ACCESS_TTL_SECS",
+    "LEEWAY_SECS",
+    "REFRESH_IDLE_SECS",
+    "SESSION_MAX_SECS",
+    "REUSE_GRACE_SECS",
+    "LOGIN_ACCOUNT_PER_MIN",
+    "LOGIN_ADDRESS_PER_MIN",
+    "REDIS_URL",
+    "STATIC_DIR",
+    "ISSUER_URL",
+    "RESOURCE_URL",
+    "RUST_LOG",
+];
+
 /// The issuer (`iss`) of the examples' tokens, from `JWT_ISSUER`.
 pub fn issuer() -> String {
     env_or("JWT_ISSUER", "examples-auth")

@@ -11,24 +11,6 @@ use std::time::{Duration, Instant};
 use jwt_layer::{Algorithm, KeySet, SigningKey, TokenIssuer, Validator};
 use serde_json::{Value, json};
 
-/// Variables the examples read; cleared so the machine's environment cannot leak in.
-const EXAMPLE_VARIABLES: &[&str] = &[
-    "JWT_SECRET",
-    "JWT_ISSUER",
-    "JWT_AUDIENCE",
-    "JWT_CLIENT_ID",
-    "JWT_PRIVATE_KEY_FILE",
-    "JWT_KEY_ID",
-    "DEV_KEYS",
-    "ACCESS_TTL_SECS",
-    "LEEWAY_SECS",
-    "LOGIN_ACCOUNT_PER_MIN",
-    "LOGIN_ADDRESS_PER_MIN",
-    "REDIS_URL",
-    "STATIC_DIR",
-    "RUST_LOG",
-];
-
 /// The timing test runs alone (write lock); the others share (read lock), so
 /// their Argon2 work does not blur its measurements.
 static CPU: RwLock<()> = RwLock::new(());
@@ -61,7 +43,7 @@ fn binary(name: &str) -> &'static str {
 
 fn command(name: &str, env: &[(&str, &str)]) -> Command {
     let mut command = Command::new(binary(name));
-    for variable in EXAMPLE_VARIABLES {
+    for variable in examples::VARIABLES {
         command.env_remove(variable);
     }
     command.env("PORT", "0").envs(env.iter().copied());

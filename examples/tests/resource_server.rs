@@ -19,14 +19,7 @@ impl Drop for KillOnDrop {
 /// Starts `program` with `env`; returns it and its `host:port`.
 fn start(program: &str, env: &[(&str, String)]) -> (KillOnDrop, String) {
     let mut command = Command::new(program);
-    for name in [
-        "JWT_SECRET",
-        "JWT_ISSUER",
-        "JWT_AUDIENCE",
-        "REDIS_URL",
-        "ISSUER_URL",
-        "PORT",
-    ] {
+    for name in examples::VARIABLES {
         command.env_remove(name);
     }
     let mut child = command

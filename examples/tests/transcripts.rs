@@ -50,26 +50,6 @@ const BINARIES: &[(&str, &str)] = &[
     ("13_production", env!("CARGO_BIN_EXE_13_production")),
 ];
 
-/// Variables the examples read; cleared so the machine's environment cannot leak in.
-const EXAMPLE_VARIABLES: &[&str] = &[
-    "JWT_SECRET",
-    "JWT_ISSUER",
-    "JWT_AUDIENCE",
-    "JWT_CLIENT_ID",
-    "JWT_PRIVATE_KEY_FILE",
-    "JWT_KEY_ID",
-    "DEV_KEYS",
-    "ACCESS_TTL_SECS",
-    "LEEWAY_SECS",
-    "REFRESH_IDLE_SECS",
-    "SESSION_MAX_SECS",
-    "LOGIN_ACCOUNT_PER_MIN",
-    "LOGIN_ADDRESS_PER_MIN",
-    "REDIS_URL",
-    "STATIC_DIR",
-    "RUST_LOG",
-];
-
 const TIMEOUT: Duration = Duration::from_secs(60);
 const MARKER: &str = "__TRANSCRIPT_COMMAND_DONE__";
 
@@ -234,7 +214,7 @@ fn start_server(transcript: &Transcript, work: &Path) -> Result<(KillOnDrop, Str
     };
     let log = std::fs::File::create(work.join("server.log")).map_err(|e| e.to_string())?;
     let mut command = Command::new(program);
-    for name in EXAMPLE_VARIABLES {
+    for name in examples::VARIABLES {
         command.env_remove(name);
     }
     command
