@@ -46,7 +46,10 @@
 //! | passport-jwt / Express        | here                                         |
 //! |-------------------------------|----------------------------------------------|
 //! | `passport.authenticate('jwt')`| `.layer(JwtLayer::<T>::new(validator))`      |
-//! | `req.user`                    | `Claims(user): Claims<T>`                    |
+//! | `req.user` (the token's claims) | `Claims(claims): Claims<T>`                |
+//! | `verify(payload, done)` loading the user | `JwtLayer::load_user(...)` (see `jwt_layer::hook`) |
+//! | `req.user` (the loaded user)  | `CurrentUser(user): CurrentUser<U>`          |
+//! | `done(null, false)` / `done(err)` | `Err(UserError::Unknown)` (401) / `Err(UserError::Unavailable(..))` (503) |
 //! | `{ session: false }` optional | `JwtLayer::optional()` + `Option<Claims<T>>` |
 //! | a role-checking middleware    | `RequireRole<Admin>`, `require_role::<Admin>()` |
 //!
@@ -72,6 +75,7 @@ mod guard;
 mod policy;
 mod rejection;
 mod roles;
+mod user;
 
 pub use claims::{Claims, ClaimsType};
 pub use guard::{Guard, GuardFuture, GuardLayer, require, require_claims, require_role};
@@ -80,6 +84,7 @@ pub use rejection::Rejection;
 #[doc(hidden)]
 pub use roles::__private;
 pub use roles::{AllOf, AnyOf, RequireRole, Role, RoleRequirement};
+pub use user::CurrentUser;
 
 /// The README's quick start, compiled as a doctest so that it cannot rot.
 #[cfg(doctest)]

@@ -19,6 +19,7 @@ pub struct Rejection {
 enum RejectionKind {
     Auth(AuthError),
     MissingLayer(&'static str),
+    MissingUserLoader(&'static str),
 }
 
 impl Rejection {
@@ -43,11 +44,25 @@ impl Rejection {
         }
     }
 
+    pub(crate) fn missing_user_loader(what: &'static str, user_type: &'static str) -> Self {
+        tracing::error!(
+            target: "jwt_extractor",
+            user_type,
+            "{what} used on a route whose JwtLayer loads no `{user_type}` \
+             (add `.load_user(...)` returning `{user_type}` to the JwtLayer in front of it, \
+             and check the user type is the same in the loader and the extractor)"
+        );
+        Self {
+            kind: RejectionKind::MissingUserLoader(user_type),
+            responder: ErrorResponder::default(),
+        }
+    }
+
     /// The authentication error, if this is a 401 or 403.
     pub fn auth_error(&self) -> Option<&AuthError> {
         match &self.kind {
             RejectionKind::Auth(err) => Some(err),
-            RejectionKind::MissingLayer(_) => None,
+            RejectionKind::MissingLayer(_) | RejectionKind::MissingUserLoader(_) => None,
         }
     }
 
@@ -55,13 +70,19 @@ impl Rejection {
     pub fn status(&self) -> StatusCode {
         match &self.kind {
             RejectionKind::Auth(err) => err.status(),
-            RejectionKind::MissingLayer(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            RejectionKind::MissingLayer(_) | RejectionKind::MissingUserLoader(_) => {
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
         }
     }
 
-    /// Whether this is the "no layer in front" programming error.
+    /// Whether this is the "no layer in front" programming error (no
+    /// `JwtLayer` for the claims type, or none that loads the user type).
     pub fn is_missing_layer(&self) -> bool {
-        matches!(self.kind, RejectionKind::MissingLayer(_))
+        matches!(
+            self.kind,
+            RejectionKind::MissingLayer(_) | RejectionKind::MissingUserLoader(_)
+        )
     }
 }
 
@@ -71,6 +92,9 @@ impl std::fmt::Display for Rejection {
             RejectionKind::Auth(err) => err.fmt(f),
             RejectionKind::MissingLayer(claims) => {
                 write!(f, "no JwtLayer<{claims}> in front of this route")
+            }
+            RejectionKind::MissingUserLoader(user) => {
+                write!(f, "no JwtLayer loading a {user} in front of this route")
             }
         }
     }
@@ -83,7 +107,7 @@ impl IntoResponse for Rejection {
         match self.kind {
             RejectionKind::Auth(err) => self.responder.respond(err).map(Body::from),
             // The details went to the log; the client learns nothing about our setup.
-            RejectionKind::MissingLayer(_) => {
+            RejectionKind::MissingLayer(_) | RejectionKind::MissingUserLoader(_) => {
                 (StatusCode::INTERNAL_SERVER_ERROR, "internal server error").into_response()
             }
         }

@@ -23,6 +23,9 @@
 //! | conflicting or duplicated credentials   | 400    | `Bearer realm="…", error="invalid_request"` |
 //! | revoked                                 | 401    | `error="invalid_token"`                     |
 //! | revocation store unreachable            | 503    | none (not the client's fault)               |
+//! | user loader: unknown user               | 401    | `error="invalid_token"`                     |
+//! | user loader: user not allowed           | 403    | none                                        |
+//! | user loader: cannot load (database down)| 503    | none                                        |
 //! | missing role or failed policy (guards)  | 403    | `error="insufficient_scope"`                |
 //! | cross-site cookie request (CSRF)        | 403    | none                                        |
 //!
@@ -136,6 +139,18 @@ pub enum AuthError {
     /// Authenticated, but the token lacks a role or fails a policy (403).
     #[error("The access token lacks the required role or permission")]
     InsufficientScope,
+    /// The [user loader](crate::JwtLayer::load_user) knows no such user, or
+    /// none to let in (passport's `done(null, false)`).
+    #[error("The access token's user is not accepted")]
+    UnknownUser,
+    /// The [user loader](crate::JwtLayer::load_user) found the user, who may
+    /// not use this service (403).
+    #[error("The user is not allowed to use this service")]
+    UserForbidden,
+    /// The [user loader](crate::JwtLayer::load_user) could not load the user:
+    /// the request fails closed (503).
+    #[error("The user could not be loaded")]
+    UserUnavailable,
 }
 
 /// The RFC 6750 §3.1 error code an [`AuthError`] maps to.
@@ -171,9 +186,11 @@ impl AuthError {
             AuthError::MalformedHeader | AuthError::ConflictingCredentials => {
                 ErrorCode::InvalidRequest
             }
-            AuthError::StoreUnavailable | AuthError::SourceFailed => ErrorCode::None,
+            AuthError::StoreUnavailable | AuthError::SourceFailed | AuthError::UserUnavailable => {
+                ErrorCode::None
+            }
             AuthError::InsufficientScope => ErrorCode::InsufficientScope,
-            AuthError::CrossSiteRequest => ErrorCode::None,
+            AuthError::CrossSiteRequest | AuthError::UserForbidden => ErrorCode::None,
             _ => ErrorCode::InvalidToken,
         }
     }
@@ -184,10 +201,12 @@ impl AuthError {
             AuthError::MalformedHeader | AuthError::ConflictingCredentials => {
                 StatusCode::BAD_REQUEST
             }
-            AuthError::StoreUnavailable | AuthError::SourceFailed => {
+            AuthError::StoreUnavailable | AuthError::SourceFailed | AuthError::UserUnavailable => {
                 StatusCode::SERVICE_UNAVAILABLE
             }
-            AuthError::InsufficientScope | AuthError::CrossSiteRequest => StatusCode::FORBIDDEN,
+            AuthError::InsufficientScope
+            | AuthError::CrossSiteRequest
+            | AuthError::UserForbidden => StatusCode::FORBIDDEN,
             _ => StatusCode::UNAUTHORIZED,
         }
     }
@@ -219,6 +238,9 @@ impl AuthError {
             AuthError::SourceFailed => "source_failed",
             AuthError::InsufficientScope => "insufficient_scope",
             AuthError::CrossSiteRequest => "cross_site_request",
+            AuthError::UnknownUser => "unknown_user",
+            AuthError::UserForbidden => "user_forbidden",
+            AuthError::UserUnavailable => "user_unavailable",
         }
     }
 

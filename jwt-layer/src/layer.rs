@@ -16,12 +16,13 @@ use tower_service::Service;
 
 #[cfg(feature = "cache")]
 use crate::cache::{CacheConfig, CacheStats, TokenCache};
-use crate::claims::{Anonymous, Verified};
+use crate::claims::{Anonymous, Verified, VerifiedToken};
 use crate::csrf::{CsrfLayer, CsrfPolicy};
 use crate::error::{AuthError, DEFAULT_REALM, ErrorHandler, ErrorResponder};
 use crate::future::BoxFuture;
+use crate::hook::{Hook, LoadUser, RevocationHook, UserError, UserHook, run_hooks};
 use crate::resolve::{KeyResolver, UnverifiedToken};
-use crate::revocation::{RevocationCheck, RevocationError};
+use crate::revocation::RevocationCheck;
 use crate::source::{Found, TokenSource, TokenSourceKind, find_token, find_token_now};
 use crate::validate::Validator;
 
@@ -84,12 +85,13 @@ pub(crate) struct LayerConfig {
     sources: Vec<TokenSource>,
     optional: bool,
     realm: String,
-    revocation: Option<Arc<dyn RevocationCheck>>,
+    /// Run after verification, in order: revocation checks and user loaders.
+    hooks: Vec<Arc<dyn Hook>>,
     on_error: Option<Arc<ErrorHandler>>,
     responder: ErrorResponder,
     csrf: CsrfPolicy,
     /// Whether a request can be authenticated without awaiting (no custom
-    /// source, no revocation hook): then the service needs no boxed future and
+    /// source, no hook, no resolver): then the service needs no boxed future and
     /// no clone of the inner service.
     sync: bool,
     /// Chooses the validator per token; `None`: always `validator`.
@@ -112,7 +114,7 @@ impl<T> JwtLayer<T> {
                 sources: vec![TokenSource::Bearer],
                 optional: false,
                 realm: DEFAULT_REALM.to_owned(),
-                revocation: None,
+                hooks: Vec::new(),
                 on_error: None,
                 responder: ErrorResponder::default(),
                 csrf: CsrfPolicy::default(),
@@ -129,7 +131,7 @@ impl<T> JwtLayer<T> {
         f(config);
         config.responder = ErrorResponder::new(&config.realm, config.on_error.clone())
             .with_resource_metadata(config.resource_metadata.as_deref());
-        config.sync = config.revocation.is_none()
+        config.sync = config.hooks.is_empty()
             && config.resolver.is_none()
             && !config
                 .sources
@@ -176,9 +178,42 @@ impl<T> JwtLayer<T> {
     }
 
     /// Runs this check after signature and claims pass; see [`crate::revocation`].
+    /// A hook like [`load_user`](Self::load_user): hooks run in the order they
+    /// were added, on every request, cached token or not (see [`crate::hook`]).
     pub fn revocation(self, check: impl RevocationCheck) -> Self {
-        let check: Arc<dyn RevocationCheck> = Arc::new(check);
-        self.edit(|c| c.revocation = Some(check))
+        let hook: Arc<dyn Hook> = Arc::new(RevocationHook(Arc::new(check)));
+        self.edit(|c| c.hooks.push(hook))
+    }
+
+    /// passport's verify callback: after the token verified, `loader` loads the
+    /// app's user (from the database its closure captures) and the layer puts
+    /// it in the request extensions, or refuses: [`UserError::Unknown`](crate::UserError::Unknown)
+    /// → 401, [`Forbidden`](crate::UserError::Forbidden) → 403,
+    /// [`Unavailable`](crate::UserError::Unavailable) → 503 (fail closed,
+    /// logged). Handlers read the user with `jwt_extractor::CurrentUser<User>`,
+    /// other services with `request.extensions().get::<User>()`.
+    ///
+    /// Runs on every request (a token from the cache included), after the
+    /// hooks added before it (add [`revocation`](Self::revocation) first: no
+    /// database lookup for a revoked token). See [`crate::hook`].
+    ///
+    /// The closure gets the token and the request head (passport's
+    /// `passReqToCallback`); clone what its future needs (a pool) before
+    /// `async move`. For a loader whose future borrows from itself, implement
+    /// [`LoadUser`] and use [`load_user_with`](Self::load_user_with).
+    pub fn load_user<F, Fut, U>(self, loader: F) -> Self
+    where
+        F: Fn(VerifiedToken, &Parts) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<U, UserError>> + Send + 'static,
+        U: Clone + Send + Sync + 'static,
+    {
+        self.load_user_with(loader)
+    }
+
+    /// [`load_user`](Self::load_user) with a [`LoadUser`] of your own type.
+    pub fn load_user_with(self, loader: impl LoadUser) -> Self {
+        let hook: Arc<dyn Hook> = Arc::new(UserHook(loader));
+        self.edit(|c| c.hooks.push(hook))
     }
 
     /// Replaces the default refusal (status, headers, JSON body). The typed
@@ -265,7 +300,7 @@ impl<S, T> Layer<S> for JwtLayer<T> {
 
 impl LayerConfig {
     /// Authenticates without awaiting; `None` when that takes an await (a
-    /// revocation hook, a custom source), and nothing was changed then.
+    /// hook, a custom source, a resolver), and nothing was changed then.
     fn authenticate_now<T>(&self, parts: &mut Parts) -> Option<Result<(), AuthError>>
     where
         T: DeserializeOwned + Send + Sync + 'static,
@@ -303,16 +338,7 @@ impl LayerConfig {
             self.accept_anonymous(parts);
             return Ok(());
         };
-        if let Some(check) = &self.revocation {
-            match check.check(verified.token()).await {
-                Ok(()) => {}
-                Err(RevocationError::Revoked) => return Err(AuthError::Revoked),
-                Err(RevocationError::Unavailable(reason)) => {
-                    tracing::error!(target: "jwt_layer", %reason, "revocation check failed; refusing the request (fail closed)");
-                    return Err(AuthError::StoreUnavailable);
-                }
-            }
-        }
+        run_hooks(&self.hooks, verified.token(), parts).await?;
         self.accept(parts, verified);
         Ok(())
     }
@@ -530,7 +556,7 @@ where
             Some(Err(err)) => return ResponseFuture::refused(config.reject(err, &parts)),
             None => {}
         }
-        // A custom source or the revocation hook awaits: the inner service is
+        // A custom source, a hook or a resolver awaits: the inner service is
         // called later, so the ready one is moved into the future and a clone
         // (not polled ready) stays behind.
         let clone = self.inner.clone();
@@ -548,7 +574,7 @@ where
 pin_project! {
     /// The future of [`JwtService`]: the inner service's own future when the
     /// request was authenticated without awaiting, the refusal, or a boxed
-    /// future when a custom source or the revocation hook awaits.
+    /// future when a custom source, a hook or a resolver awaits.
     pub struct ResponseFuture<F, B, E> {
         #[pin]
         kind: Kind<F, B, E>,

@@ -69,7 +69,9 @@
 //! 4. [`claims`]: what handlers receive, decoded once ([`Verified<T>`],
 //!    [`VerifiedToken`]);
 //! 5. [`csrf`]: the cross-site check of cookie-borne tokens on unsafe methods;
-//! 6. [`revocation`]: the async hook that may still refuse (fails closed: 503);
+//! 6. [`hook`]: async hooks that may still refuse (fail closed: 503): the
+//!    [`revocation`] check, and passport's verify callback ([`LoadUser`]),
+//!    which loads the app's user for the handlers;
 //! 7. [`error`]: every refusal, answered the RFC 6750 way, through one responder
 //!    that the extractors of `jwt-extractor` use too.
 //!
@@ -142,6 +144,7 @@ pub mod discovery;
 pub mod error;
 mod future;
 mod header;
+pub mod hook;
 #[cfg(feature = "jwks-http")]
 #[cfg_attr(docsrs, doc(cfg(feature = "jwks-http")))]
 pub mod http;
@@ -171,6 +174,7 @@ pub mod validate;
 pub use claims::{Anonymous, RegisteredClaims, RoleClaim, Verified, VerifiedToken};
 pub use error::{AuthError, ConfigError, DEFAULT_REALM, ErrorCode, ErrorResponder};
 pub use future::BoxFuture;
+pub use hook::{LoadUser, UserError};
 #[cfg(feature = "issue")]
 pub use issue::{IssueError, IssuedToken, SigningKey, TokenIssuer};
 pub use jsonwebtoken::Algorithm;
