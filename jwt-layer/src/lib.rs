@@ -97,6 +97,7 @@
 //! | `jwks` | no | `jwks::JwksRefresher` (adds `tokio`) |
 //! | `jwks-http` | no | `http::HttpClient`, a ready HTTP client for discovery and JWKS (implies `jwks`; adds hyper-util, rustls) |
 //! | `password` | no | Argon2id password hashing (adds `argon2`, `tokio`) |
+//! | `test-util` | no | [`test_util`]: a test kit for your handlers' tests (implies `issue`; adds `http-body-util`) |
 //!
 //! The default build verifies tokens and nothing else. Always there: the
 //! [`resolve`] module (a [`KeyResolver`] chooses keys and policy per token:
@@ -169,6 +170,9 @@ pub mod source;
 #[cfg(feature = "refresh")]
 #[cfg_attr(docsrs, doc(cfg(feature = "refresh")))]
 pub mod store;
+#[cfg(feature = "test-util")]
+#[cfg_attr(docsrs, doc(cfg(feature = "test-util")))]
+pub mod test_util;
 pub mod validate;
 
 pub use claims::{Anonymous, RegisteredClaims, RoleClaim, Verified, VerifiedToken};
