@@ -12,10 +12,11 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use jwt_extractor::{Claims, RequireRole, require_role, role};
+use jwt_extractor::{Claims, CurrentUser, RequireRole, require_role, role};
 use jwt_layer::store::Store;
 use jwt_layer::{
-    Algorithm, ConfigError, JwtLayer, KeySet, RefreshTokens, SigningKey, TokenIssuer, Validator,
+    Algorithm, ConfigError, JwtLayer, KeySet, RefreshTokens, SigningKey, TokenIssuer, UserError,
+    Validator, VerifiedToken,
 };
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -59,6 +60,15 @@ pub struct Auth {
 impl Auth {
     pub fn new(config: &AppConfig, store: impl Store) -> Result<Self, ConfigError> {
         let signing = SigningKey::hmac(Algorithm::HS256, &config.secret)?;
+        Self::with_key(signing, config, store)
+    }
+
+    /// The same with the signing key given (tests give their own).
+    pub fn with_key(
+        signing: SigningKey,
+        config: &AppConfig,
+        store: impl Store,
+    ) -> Result<Self, ConfigError> {
         let validator = Validator::builder(KeySet::single(signing.verifying_key()))
             .issuer(config.issuer.clone())
             .audience(config.audience.clone())
@@ -74,23 +84,50 @@ impl Auth {
 // ANCHOR_END: config
 
 struct AppState {
-    users: Users,
+    users: Arc<Users>,
     tokens: RefreshTokens,
 }
+
+// ANCHOR: account
+/// The user as handlers see it, loaded from the database on every request:
+/// the roles are today's, not those frozen into the token at login, and the
+/// password hash stays in the database layer.
+#[derive(Debug, Clone)]
+pub struct Account {
+    pub username: String,
+    pub roles: Vec<String>,
+}
+
+/// passport's `verify(payload, done)`: the token's subject, looked up.
+async fn load_account(users: Arc<Users>, token: VerifiedToken) -> Result<Account, UserError> {
+    match token.subject().and_then(|name| users.get(name)) {
+        Some(user) => Ok(Account {
+            username: user.username.clone(),
+            roles: user.roles.clone(),
+        }),
+        // Deleted since the token was issued: `done(null, false)`, a 401.
+        None => Err(UserError::Unknown),
+    }
+}
+// ANCHOR_END: account
 
 // ANCHOR: app
 /// The whole application as a `Router`: no socket, no environment, no globals.
 pub fn app(auth: &Auth, users: Users) -> Router {
+    let users = Arc::new(users);
     let state = Arc::new(AppState {
-        users,
+        users: Arc::clone(&users),
         tokens: auth.tokens.clone(),
     });
-    let layer = JwtLayer::<AppClaims>::new(auth.validator.clone()).revocation(auth.tokens.clone());
+    let layer = JwtLayer::<AppClaims>::new(auth.validator.clone())
+        .revocation(auth.tokens.clone())
+        .load_user(move |token, _request| load_account(Arc::clone(&users), token));
     let admin = Router::new()
         .route("/admin/users", get(list_users))
         .route_layer(require_role::<Admin>());
     let api = Router::new()
         .route("/me", get(me))
+        .route("/profile", get(profile))
         .route("/auth/logout-everywhere", post(logout_everywhere))
         .merge(admin)
         .layer(layer);
@@ -154,6 +191,12 @@ async fn logout_everywhere(
 async fn me(Claims(claims): Claims<AppClaims>) -> Json<Value> {
     Json(json!({ "sub": claims.sub, "roles": claims.roles }))
 }
+
+// ANCHOR: profile
+async fn profile(CurrentUser(account): CurrentUser<Account>) -> Json<Value> {
+    Json(json!({ "username": account.username, "roles": account.roles }))
+}
+// ANCHOR_END: profile
 
 async fn list_users(admin: RequireRole<Admin>) -> Json<Value> {
     Json(json!({ "users": ["alice", "bob"], "asked_by": admin.token().subject() }))
