@@ -39,7 +39,8 @@ use crate::header::{at_most_one, bearer_token, cookie_values};
 
 /// The default cookie name. The `__Host-` prefix makes browsers refuse the cookie
 /// unless it is `Secure`, has `Path=/` and no `Domain`, so a sibling subdomain
-/// cannot plant or overwrite it.
+/// cannot plant or overwrite it. (Read by the `Set-Cookie` helpers of `issue`.)
+#[cfg(feature = "issue")]
 pub(crate) const DEFAULT_COOKIE_NAME: &str = "__Host-access_token";
 
 /// Finds a token in a request, for sources the built-in ones do not cover.

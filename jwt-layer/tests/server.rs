@@ -3,18 +3,7 @@ mod common;
 
 use common::*;
 use jwt_layer::JwtLayer;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
-
-/// Sends one raw HTTP/1.1 request and returns the whole response text.
-async fn http_get(addr: std::net::SocketAddr, headers: &str) -> String {
-    let mut stream = TcpStream::connect(addr).await.unwrap();
-    let request = format!("GET / HTTP/1.1\r\nhost: {addr}\r\nconnection: close\r\n{headers}\r\n");
-    stream.write_all(request.as_bytes()).await.unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).await.unwrap();
-    response
-}
+use tokio::net::TcpListener;
 
 #[tokio::test]
 async fn axum_server_on_loopback() {
@@ -63,12 +52,8 @@ async fn plain_hyper_server_without_axum() {
     use bytes::Bytes;
     use http_body_util::Full;
     use hyper::body::Incoming;
-    use hyper_util::rt::TokioIo;
-    use hyper_util::service::TowerToHyperService;
     use tower::ServiceBuilder;
 
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
     let service = ServiceBuilder::new()
         .layer(JwtLayer::<AppClaims>::new(validator()))
         .service_fn(|request: http::Request<Incoming>| async move {
@@ -79,17 +64,7 @@ async fn plain_hyper_server_without_axum() {
                 .unwrap_or_default();
             Ok::<_, std::convert::Infallible>(http::Response::new(Full::new(Bytes::from(name))))
         });
-    let server = tokio::spawn(async move {
-        loop {
-            let (stream, _) = listener.accept().await.unwrap();
-            let service = TowerToHyperService::new(service.clone());
-            tokio::spawn(async move {
-                let _ = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(TokioIo::new(stream), service)
-                    .await;
-            });
-        }
-    });
+    let (addr, server) = serve_hyper(service).await;
     let ok = http_get(addr, &format!("authorization: Bearer {}\r\n", good_token())).await;
     assert!(
         ok.starts_with("HTTP/1.1 200 OK") && ok.ends_with("Ada"),

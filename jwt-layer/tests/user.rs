@@ -437,15 +437,9 @@ async fn a_plain_hyper_service_reads_the_user_over_a_real_socket() {
     use bytes::Bytes;
     use http_body_util::Full;
     use hyper::body::Incoming;
-    use hyper_util::rt::TokioIo;
-    use hyper_util::service::TowerToHyperService;
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    use tokio::net::{TcpListener, TcpStream};
     use tower::ServiceBuilder;
 
     let db = Db::new();
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
     let service = ServiceBuilder::new().layer(layer(&db)).service_fn(
         |request: http::Request<Incoming>| async move {
             let display = request
@@ -456,29 +450,10 @@ async fn a_plain_hyper_service_reads_the_user_over_a_real_socket() {
             Ok::<_, std::convert::Infallible>(http::Response::new(Full::new(Bytes::from(display))))
         },
     );
-    let server = tokio::spawn(async move {
-        loop {
-            let (stream, _) = listener.accept().await.unwrap();
-            let service = TowerToHyperService::new(service.clone());
-            tokio::spawn(async move {
-                let _ = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(TokioIo::new(stream), service)
-                    .await;
-            });
-        }
-    });
+    let (addr, server) = serve_hyper(service).await;
     let get = |sub: &str| {
-        let token = token_for(sub);
-        async move {
-            let mut stream = TcpStream::connect(addr).await.unwrap();
-            let request = format!(
-                "GET / HTTP/1.1\r\nhost: x\r\nauthorization: Bearer {token}\r\nconnection: close\r\n\r\n"
-            );
-            stream.write_all(request.as_bytes()).await.unwrap();
-            let mut response = String::new();
-            stream.read_to_string(&mut response).await.unwrap();
-            response
-        }
+        let header = format!("authorization: Bearer {}\r\n", token_for(sub));
+        async move { http_get(addr, &header).await }
     };
     let ok = get("user-1").await;
     assert!(
