@@ -17,7 +17,8 @@ use bytes::Bytes;
 use common::*;
 use http::{Request, StatusCode, header};
 use jwt_layer::BoxFuture;
-use jwt_layer::discovery::{Discovery, DiscoveryError, FetchDocument};
+use jwt_layer::discovery::{Discovery, DiscoveryError};
+use jwt_layer::fetch::{FetchDocument, JwksUrl};
 use jwt_layer::jwks::{JwksError, RemoteJwks};
 use jwt_layer::{
     Algorithm, AuthError, Issuers, JwkSet, JwtLayer, KeySet, SigningKey, TokenIssuer, Validator,
@@ -152,6 +153,10 @@ impl Provider {
         self.hits.load(Ordering::SeqCst)
     }
 
+    fn not_modified(&self) -> usize {
+        self.not_modified.load(Ordering::SeqCst)
+    }
+
     fn fetcher(
         &self,
     ) -> impl Fn() -> std::pin::Pin<Box<dyn Future<Output = Result<JwkSet, String>> + Send>>
@@ -174,10 +179,19 @@ fn jwks(keys: &[&SigningKey]) -> JwkSet {
         .jwks()
 }
 
-/// A tiny HTTP GET, standing in for the app's own HTTP client.
-async fn http_get(addr: SocketAddr, path: &str) -> Result<String, String> {
+/// A tiny HTTP GET, standing in for the app's own HTTP client: the response
+/// as received (status, headers, body), with `If-None-Match` when given.
+async fn http_request(
+    addr: SocketAddr,
+    path: &str,
+    etag: Option<&str>,
+) -> Result<http::Response<Bytes>, String> {
     let mut stream = TcpStream::connect(addr).await.map_err(|e| e.to_string())?;
-    let request = format!("GET {path} HTTP/1.1\r\nhost: {addr}\r\nconnection: close\r\n\r\n");
+    let condition = etag
+        .map(|e| format!("if-none-match: {e}\r\n"))
+        .unwrap_or_default();
+    let request =
+        format!("GET {path} HTTP/1.1\r\nhost: {addr}\r\n{condition}connection: close\r\n\r\n");
     stream
         .write_all(request.as_bytes())
         .await
@@ -188,26 +202,73 @@ async fn http_get(addr: SocketAddr, path: &str) -> Result<String, String> {
         .await
         .map_err(|e| e.to_string())?;
     let (head, body) = response.split_once("\r\n\r\n").ok_or("no body")?;
-    if !head.starts_with("HTTP/1.1 200") {
-        return Err(head.lines().next().unwrap_or_default().to_owned());
+    let mut lines = head.lines();
+    let status = lines
+        .next()
+        .and_then(|line| line.split(' ').nth(1))
+        .ok_or("no status line")?;
+    let mut builder = http::Response::builder().status(status);
+    for line in lines {
+        let (name, value) = line.split_once(':').ok_or("bad header line")?;
+        builder = builder.header(name.trim(), value.trim());
     }
-    Ok(body.to_owned())
+    builder
+        .body(Bytes::from(body.to_owned()))
+        .map_err(|e| e.to_string())
 }
 
-/// The app's HTTP client for discovery: loopback only, like the rest.
+/// A plain GET: the body of a 200.
+async fn http_get(addr: SocketAddr, path: &str) -> Result<String, String> {
+    let response = http_request(addr, path, None).await?;
+    if response.status() != StatusCode::OK {
+        return Err(response.status().to_string());
+    }
+    Ok(String::from_utf8_lossy(response.body()).into_owned())
+}
+
+fn loopback(url: &str) -> Result<(SocketAddr, String), String> {
+    let rest = url.strip_prefix("http://").ok_or("http only")?;
+    let (authority, path) = rest.split_once('/').ok_or("no path")?;
+    let addr: SocketAddr = authority.parse().map_err(|_| "not an address")?;
+    Ok((addr, format!("/{path}")))
+}
+
+/// The app's HTTP client for discovery: loopback only, like the rest, and
+/// plain GETs only (no HTTP caching).
 struct Http;
 
 impl FetchDocument for Http {
     fn get<'a>(&'a self, url: &'a str, max_bytes: usize) -> BoxFuture<'a, Result<Bytes, String>> {
         Box::pin(async move {
-            let rest = url.strip_prefix("http://").ok_or("http only")?;
-            let (authority, path) = rest.split_once('/').ok_or("no path")?;
-            let addr: SocketAddr = authority.parse().map_err(|_| "not an address")?;
+            let (addr, path) = loopback(url)?;
             // A real client stops reading past `max_bytes`; this one reads a
             // little more, to show the library enforces the cap itself too.
-            let body = http_get(addr, &format!("/{path}")).await?;
+            let body = http_get(addr, &path).await?;
             let keep = body.len().min(max_bytes + 1);
             Ok(Bytes::from(body).slice(..keep))
+        })
+    }
+}
+
+/// The same client, speaking HTTP caching too: conditional GETs.
+struct CachingHttp;
+
+impl FetchDocument for CachingHttp {
+    fn get<'a>(&'a self, url: &'a str, max_bytes: usize) -> BoxFuture<'a, Result<Bytes, String>> {
+        let plain: &'static Http = &Http;
+        plain.get(url, max_bytes)
+    }
+
+    fn get_conditional<'a>(
+        &'a self,
+        url: &'a str,
+        _max_bytes: usize,
+        etag: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<http::Response<Bytes>, String>> {
+        Box::pin(async move {
+            let (addr, path) = loopback(url)?;
+            // The whole body, whatever the cap: the library checks it too.
+            http_request(addr, &path, etag).await
         })
     }
 }
@@ -485,6 +546,159 @@ async fn two_issuers_each_with_its_own_keys_and_audience() {
     assert!(Issuers::new().validator(anonymous).is_err());
 }
 
+/// Two issuers, each with its own policy, through the real layer: leeway (A
+/// 60 s, B none), `typ` rule (A only `at+jwt`, B only `JWT`) and role claim (A
+/// Keycloak's `realm_access.roles`, B `roles`), read by a guard behind the layer.
+#[tokio::test]
+async fn several_issuers_each_with_its_own_leeway_type_rule_and_roles() {
+    use jsonwebtoken::{EncodingKey, Header};
+    use jwt_layer::{RoleClaim, VerifiedToken};
+    const A: &str = "https://a.test";
+    const B: &str = "https://b.test";
+    let key_a = ec("a-1");
+    let key_b = rsa("b-1");
+    let provider_b = Provider::start(&[&key_b]).await;
+    let a = Validator::builder(KeySet::single(key_a.verifying_key()))
+        .issuer(A)
+        .audience("api")
+        .leeway(Duration::from_secs(60))
+        .accept_types(["at+jwt"])
+        .role_claim(RoleClaim::path("realm_access.roles"))
+        .build()
+        .unwrap();
+    let b = RemoteJwks::builder()
+        .start(provider_b.fetcher(), |keys| {
+            Validator::builder(keys)
+                .issuer(B)
+                .audience("api")
+                .leeway(Duration::ZERO)
+                .accept_types(["JWT"])
+                .build()
+        })
+        .await
+        .unwrap();
+    let issuers = Issuers::new()
+        .validator(a.clone())
+        .unwrap()
+        .issuer(B, b)
+        .unwrap();
+    // `/` answers the roles the token's issuer reads; `/admin` requires the
+    // role `admin` (a guard of jwt-extractor, behind the layer).
+    let router = Router::new()
+        .route(
+            "/",
+            get(|request: Request<Body>| async move {
+                let token = request.extensions().get::<VerifiedToken>().unwrap();
+                token.roles().join(",")
+            }),
+        )
+        .merge(
+            Router::new()
+                .route("/admin", get(|| async { "admin area" }))
+                .route_layer(jwt_extractor::require(|token| token.has_role("admin"))),
+        )
+        .layer(JwtLayer::<serde_json::Value>::new(a).resolver(issuers));
+    let call = |path: &'static str, token: String| {
+        let router = router.clone();
+        async move {
+            let request = Request::get(path)
+                .header(header::AUTHORIZATION, format!("Bearer {token}"))
+                .body(Body::empty())
+                .unwrap();
+            Reply::read(router.oneshot(request).await.unwrap()).await
+        }
+    };
+    let ec_key = EncodingKey::from_ec_pem(&key_file("ec_private.pem")).unwrap();
+    let rsa_key = EncodingKey::from_rsa_pem(&key_file("rsa_private.pem")).unwrap();
+    // A token of `issuer`, typed `typ`, expiring `exp_offset` seconds from now.
+    let signed = |signing: &SigningKey, issuer: &str, typ: &str, exp_offset: i64| {
+        let mut header = Header::new(signing.algorithm());
+        header.kid = signing.kid().map(str::to_owned);
+        header.typ = Some(typ.to_owned());
+        let now = now() as i64;
+        let claims = json!({
+            "iss": issuer, "aud": "api", "sub": "user-1",
+            "iat": now - 300, "nbf": now - 300, "exp": now + exp_offset,
+            "roles": ["user"], "realm_access": { "roles": ["admin"] },
+        });
+        let key = if signing.algorithm() == Algorithm::ES256 {
+            &ec_key
+        } else {
+            &rsa_key
+        };
+        sign(&header, &claims, key)
+    };
+
+    // Valid tokens of each: each issuer's own role claim.
+    let reply = call("/", signed(&key_a, A, "at+jwt", 60)).await;
+    assert_eq!((reply.status, reply.body.as_str()), (StatusCode::OK, "admin"));
+    let reply = call("/", signed(&key_b, B, "JWT", 60)).await;
+    assert_eq!((reply.status, reply.body.as_str()), (StatusCode::OK, "user"));
+    assert_eq!(
+        call("/admin", signed(&key_a, A, "at+jwt", 60)).await.status,
+        StatusCode::OK
+    );
+    let reply = call("/admin", signed(&key_b, B, "JWT", 60)).await;
+    assert_eq!(reply.status, StatusCode::FORBIDDEN);
+    assert_eq!(reply.error, Some(AuthError::InsufficientScope));
+
+    // Leeway: expired 30 s ago passes A (60 s) and not B (none).
+    assert_eq!(
+        call("/", signed(&key_a, A, "at+jwt", -30)).await.status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        call("/", signed(&key_b, B, "JWT", -30)).await.error,
+        Some(AuthError::Expired)
+    );
+    // Past A's leeway too.
+    assert_eq!(
+        call("/", signed(&key_a, A, "at+jwt", -90)).await.error,
+        Some(AuthError::Expired)
+    );
+
+    // typ: A requires at+jwt, B accepts JWT only.
+    assert_eq!(
+        call("/", signed(&key_a, A, "JWT", 60)).await.error,
+        Some(AuthError::WrongType)
+    );
+    assert_eq!(
+        call("/", signed(&key_b, B, "at+jwt", 60)).await.error,
+        Some(AuthError::WrongType)
+    );
+
+    // Issuer A's name with B's key: verified with A's keys, refused.
+    assert_eq!(
+        call("/", signed(&key_b, A, "at+jwt", 60)).await.error,
+        Some(AuthError::UnknownKey)
+    );
+    // Issuer B's name with A's key: the same the other way round.
+    assert_eq!(
+        call("/", signed(&key_a, B, "JWT", 60)).await.error,
+        Some(AuthError::UnknownKey)
+    );
+    // An issuer nobody configured, or none at all.
+    assert_eq!(
+        call("/", signed(&key_a, "https://evil.test", "at+jwt", 60))
+            .await
+            .error,
+        Some(AuthError::WrongIssuer)
+    );
+    let mut header = Header::new(Algorithm::ES256);
+    header.kid = Some("a-1".to_owned());
+    header.typ = Some("at+jwt".to_owned());
+    let now = now();
+    let no_issuer = sign(
+        &header,
+        &json!({ "aud": "api", "sub": "user-1", "iat": now, "exp": now + 60 }),
+        &ec_key,
+    );
+    assert_eq!(
+        call("/", no_issuer).await.error,
+        Some(AuthError::WrongIssuer)
+    );
+}
+
 /// Discovery against the provider stand-in: its `jwks_uri` is used, and a
 /// mismatched issuer, a non-https `jwks_uri` or an oversized document are
 /// start-up errors.
@@ -566,69 +780,81 @@ async fn discovery_finds_the_keys_and_refuses_what_it_must() {
     assert_eq!(err, DiscoveryError::TooLarge(64 * 1024));
 }
 
-/// A fetcher that speaks HTTP caching: `If-None-Match`, `ETag`, `max-age`.
-struct CachingFetch(SocketAddr);
+/// Discovery's JWKS is fetched the one way every JWKS is (`JwksUrl`): with a
+/// client that speaks HTTP caching, an unchanged JWKS costs the provider a
+/// `304` (the keys stay), a changed one is fetched whole, `max-age` sets the
+/// refresh interval, and the document cap applies to the JWKS too.
+#[tokio::test]
+async fn discovery_fetches_the_jwks_with_http_caching() {
+    let first = ec("c-1");
+    let second = rsa("c-2");
+    let provider = Provider::start(&[&first]).await;
+    let issuer = provider.url();
+    let metadata = json!({ "issuer": issuer, "jwks_uri": format!("{issuer}/jwks.json") });
+    provider.set_metadata(metadata.clone());
+    let build = |keys, metadata: &jwt_layer::discovery::ProviderMetadata| {
+        Validator::builder(keys)
+            .issuer(&metadata.issuer)
+            .audience(AUDIENCE)
+            .build()
+    };
+    let remote = Discovery::new(&issuer)
+        .allow_http_loopback()
+        .start(CachingHttp, build)
+        .await
+        .unwrap();
+    assert_eq!(provider.hits(), 1);
+    assert_eq!(remote.next_refresh(), Duration::from_secs(120), "max-age");
+    let app = app_for(&remote);
+    let first_token = token_of(&first, &issuer, AUDIENCE);
+    assert_eq!(app.bearer(&first_token).await.status, StatusCode::OK);
 
-impl jwt_layer::jwks::FetchJwks for CachingFetch {
-    fn fetch(&self) -> BoxFuture<'_, Result<JwkSet, String>> {
-        Box::pin(async move {
-            self.fetch_cached(None)
-                .await?
-                .jwks
-                .ok_or_else(|| "304".to_owned())
-        })
-    }
+    // Unchanged: the refresh sends the ETag back, the provider answers 304.
+    assert_eq!(remote.refresh().await, Ok(1));
+    assert_eq!((provider.hits(), provider.not_modified()), (2, 1));
+    assert_eq!(app.bearer(&first_token).await.status, StatusCode::OK);
 
-    fn fetch_cached<'a>(
-        &'a self,
-        etag: Option<&'a str>,
-    ) -> BoxFuture<'a, Result<jwt_layer::jwks::JwksResponse, String>> {
-        Box::pin(async move {
-            let addr = self.0;
-            let mut stream = TcpStream::connect(addr).await.map_err(|e| e.to_string())?;
-            let condition = etag
-                .map(|e| format!("if-none-match: {e}\r\n"))
-                .unwrap_or_default();
-            let request = format!(
-                "GET /jwks.json HTTP/1.1\r\nhost: {addr}\r\n{condition}connection: close\r\n\r\n"
-            );
-            stream
-                .write_all(request.as_bytes())
-                .await
-                .map_err(|e| e.to_string())?;
-            let mut response = String::new();
-            stream
-                .read_to_string(&mut response)
-                .await
-                .map_err(|e| e.to_string())?;
-            let (head, body) = response.split_once("\r\n\r\n").ok_or("no body")?;
-            let header = |name: &str| {
-                head.lines().find_map(|line| {
-                    let (key, value) = line.split_once(':')?;
-                    key.eq_ignore_ascii_case(name)
-                        .then(|| value.trim().to_owned())
-                })
-            };
-            let etag = header("etag");
-            let max_age = header("cache-control").and_then(|value| {
-                value
-                    .split(',')
-                    .find_map(|d| d.trim().strip_prefix("max-age=")?.parse().ok())
-            });
-            let jwks = if head.starts_with("HTTP/1.1 304") {
-                None
-            } else if head.starts_with("HTTP/1.1 200") {
-                Some(serde_json::from_str(body).map_err(|e| e.to_string())?)
-            } else {
-                return Err(head.lines().next().unwrap_or_default().to_owned());
-            };
-            Ok(jwt_layer::jwks::JwksResponse {
-                jwks,
-                etag,
-                max_age: max_age.map(Duration::from_secs),
-            })
-        })
-    }
+    // Rotated: a token with the new kid makes the resolver fetch; the ETag no
+    // longer matches, so the whole document comes, and its ETag is sent next.
+    provider.publish(&[&first, &second]);
+    let second_token = token_of(&second, &issuer, AUDIENCE);
+    assert_eq!(app.bearer(&second_token).await.status, StatusCode::OK);
+    assert_eq!((provider.hits(), provider.not_modified()), (3, 1));
+    assert_eq!(remote.refresh().await, Ok(2));
+    assert_eq!((provider.hits(), provider.not_modified()), (4, 2));
+    assert_eq!(remote.fetch_count(), 4);
+    assert_eq!(app.bearer(&first_token).await.status, StatusCode::OK);
+    assert_eq!(app.bearer(&second_token).await.status, StatusCode::OK);
+
+    // A client of plain GETs works too, without caching: whole documents,
+    // and the refresh interval is the upper bound.
+    let plain = Discovery::new(&issuer)
+        .allow_http_loopback()
+        .refresh_bounds(Duration::from_secs(60), Duration::from_secs(600))
+        .start(Http, build)
+        .await
+        .unwrap();
+    assert_eq!(plain.next_refresh(), Duration::from_secs(600));
+    assert_eq!(plain.refresh().await, Ok(2));
+    assert_eq!((provider.hits(), provider.not_modified()), (6, 2));
+
+    // The document cap applies to the JWKS too: the metadata fits, the JWKS
+    // does not.
+    let jwks_len = serde_json::to_string(&jwks(&[&first, &second]))
+        .unwrap()
+        .len();
+    let cap = metadata.to_string().len() + 16;
+    assert!(cap < jwks_len);
+    let err = Discovery::new(&issuer)
+        .allow_http_loopback()
+        .max_document(cap)
+        .start(CachingHttp, build)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, DiscoveryError::Jwks(JwksError::Fetch(reason)) if reason.contains("larger than")),
+        "{err}"
+    );
 }
 
 /// `ETag` and `Cache-Control: max-age` are honoured: an unchanged document
@@ -642,7 +868,7 @@ async fn etag_and_max_age_are_honoured_within_bounds() {
     let start = |bounds: (u64, u64)| {
         RemoteJwks::builder()
             .refresh_bounds(Duration::from_secs(bounds.0), Duration::from_secs(bounds.1))
-            .start(CachingFetch(provider.addr), |keys| {
+            .start(JwksUrl::new(CachingHttp, format!("{}/jwks.json", provider.url())), |keys| {
                 Validator::builder(keys)
                     .issuer(ISSUER)
                     .audience(AUDIENCE)
@@ -665,12 +891,12 @@ async fn etag_and_max_age_are_honoured_within_bounds() {
 
     // Unchanged: a 304, and the keys in force stay.
     assert_eq!(jwks.refresh().await, Ok(1));
-    assert_eq!(provider.not_modified.load(Ordering::SeqCst), 1);
+    assert_eq!(provider.not_modified(), 1);
     assert_eq!(app.bearer(&generation_token).await.status, StatusCode::OK);
     // Changed: the new document (its new ETag) replaces the keys.
     provider.publish(&[&second]);
     assert_eq!(jwks.refresh().await, Ok(1));
-    assert_eq!(provider.not_modified.load(Ordering::SeqCst), 1);
+    assert_eq!(provider.not_modified(), 1);
     assert_eq!(app.bearer(&token(&second)).await.status, StatusCode::OK);
     assert_eq!(
         app.bearer(&generation_token).await.error,
@@ -707,6 +933,11 @@ async fn the_ready_http_client_discovers_caches_and_caps() {
             .status,
         StatusCode::OK
     );
+    // Discovery's JWKS with the ready client: max-age read, a 304 next time.
+    assert_eq!(jwks.next_refresh(), Duration::from_secs(120));
+    assert_eq!(provider.not_modified(), 0);
+    assert_eq!(jwks.refresh().await, Ok(1));
+    assert_eq!(provider.not_modified(), 1);
 
     // The JWKS through the client: max-age read, and a 304 the second time.
     let remote = RemoteJwks::builder()
@@ -719,9 +950,9 @@ async fn the_ready_http_client_discovers_caches_and_caps() {
         .await
         .unwrap();
     assert_eq!(remote.next_refresh(), Duration::from_secs(120));
-    let before = provider.not_modified.load(Ordering::SeqCst);
+    let before = provider.not_modified();
     assert_eq!(remote.refresh().await, Ok(1));
-    assert_eq!(provider.not_modified.load(Ordering::SeqCst), before + 1);
+    assert_eq!(provider.not_modified(), before + 1);
 
     // A cap smaller than the document: refused while streaming.
     let small = RemoteJwks::builder()
@@ -737,6 +968,81 @@ async fn the_ready_http_client_discovers_caches_and_caps() {
         .await
         .unwrap_err();
     assert!(err.contains("308"), "{err}");
+}
+
+/// The ready client's connect timeout, apart from the fetch timeout.
+///
+/// What is tested: a TCP connection that cannot be established. On loopback
+/// that is deterministic with a listener whose accept queue is full: Linux
+/// drops a SYN to such a listener (it does not refuse it), so the client's
+/// `connect` waits for retransmissions that are dropped too. The test first
+/// checks that a bare connect does hang, then that the client gives up after
+/// its connect timeout and says so, not after the fetch timeout.
+///
+/// The contrast, also tested: a listener that accepts (the kernel completes
+/// the handshake) but never answers is not a connect failure; only the fetch
+/// timeout of `RemoteJwks` ends that wait.
+#[cfg(all(feature = "jwks-http", target_os = "linux"))]
+#[tokio::test]
+async fn the_ready_client_gives_up_connecting_after_its_connect_timeout() {
+    use jwt_layer::http::HttpClient;
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let full = socket.listen(1).unwrap();
+    let addr = full.local_addr().unwrap();
+    // Fill the accept queue (nobody accepts): connects complete until it is
+    // full, then the next one hangs.
+    let mut queued = Vec::new();
+    let mut hangs = false;
+    for _ in 0..16 {
+        match tokio::time::timeout(Duration::from_millis(300), TcpStream::connect(addr)).await {
+            Ok(stream) => queued.push(stream.unwrap()),
+            Err(_) => {
+                hangs = true;
+                break;
+            }
+        }
+    }
+    assert!(
+        hangs,
+        "a connect to a full accept queue should hang ({} completed)",
+        queued.len()
+    );
+
+    let client = HttpClient::builder()
+        .connect_timeout(Duration::from_millis(300))
+        .build()
+        .unwrap();
+    let start = |url: String, timeout: Duration| {
+        RemoteJwks::builder()
+            .timeout(timeout)
+            .start(client.jwks(url), |keys| Validator::builder(keys).build())
+    };
+    let began = Instant::now();
+    let result = start(format!("http://{addr}/jwks.json"), Duration::from_secs(5)).await;
+    let waited = began.elapsed();
+    let Err(JwksError::Fetch(reason)) = result else {
+        panic!("{result:?}")
+    };
+    assert!(
+        reason.contains("no connection within 300 ms (connect timeout)"),
+        "{reason}"
+    );
+    eprintln!("connect timeout 300 ms, fetch timeout 5 s: gave up after {waited:?}: {reason}");
+
+    // Connected, never answered: the fetch timeout, not the connect timeout.
+    let silent = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let silent_addr = silent.local_addr().unwrap();
+    let result = start(
+        format!("http://{silent_addr}/jwks.json"),
+        Duration::from_millis(800),
+    )
+    .await;
+    let Err(JwksError::Fetch(reason)) = result else {
+        panic!("{result:?}")
+    };
+    assert!(reason.contains("no answer within 800 ms"), "{reason}");
+    drop((queued, full, silent));
 }
 
 /// The wait for the fetch alone: 500 concurrent lookups of a new `kid` through
