@@ -119,11 +119,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     ] {
         match check(addr, token).await {
             Ok(status) => println!("{what:>26}: OK, serving status {status}"),
-            Err(status) => println!(
-                "{what:>26}: {:?} ({})",
-                status.code(),
-                status.message()
-            ),
+            Err(status) => println!("{what:>26}: {:?} ({})", status.code(), status.message()),
         }
     }
     println!("\nStill serving; with your own client, send `authorization: Bearer <token>`:");

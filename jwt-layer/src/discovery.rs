@@ -211,10 +211,7 @@ impl Discovery {
     {
         let metadata = self.metadata(&http).await?;
         let jwks = JwksUrl::new(http, metadata.jwks_uri.clone()).max_bytes(self.max_document);
-        let jwks = self
-            .jwks
-            .start(jwks, |keys| build(keys, &metadata))
-            .await?;
+        let jwks = self.jwks.start(jwks, |keys| build(keys, &metadata)).await?;
         Ok(jwks)
     }
 

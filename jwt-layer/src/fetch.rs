@@ -224,8 +224,14 @@ mod tests {
 
     #[test]
     fn max_age_is_read_from_cache_control() {
-        assert_eq!(cache_control("public, max-age=120"), Some(Duration::from_secs(120)));
-        assert_eq!(cache_control("max-age=\"60\""), Some(Duration::from_secs(60)));
+        assert_eq!(
+            cache_control("public, max-age=120"),
+            Some(Duration::from_secs(120))
+        );
+        assert_eq!(
+            cache_control("max-age=\"60\""),
+            Some(Duration::from_secs(60))
+        );
         assert_eq!(cache_control("max-age=60, no-cache"), Some(Duration::ZERO));
         assert_eq!(cache_control("no-store"), Some(Duration::ZERO));
         assert_eq!(cache_control("public"), None);

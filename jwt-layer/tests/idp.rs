@@ -631,9 +631,15 @@ async fn several_issuers_each_with_its_own_leeway_type_rule_and_roles() {
 
     // Valid tokens of each: each issuer's own role claim.
     let reply = call("/", signed(&key_a, A, "at+jwt", 60)).await;
-    assert_eq!((reply.status, reply.body.as_str()), (StatusCode::OK, "admin"));
+    assert_eq!(
+        (reply.status, reply.body.as_str()),
+        (StatusCode::OK, "admin")
+    );
     let reply = call("/", signed(&key_b, B, "JWT", 60)).await;
-    assert_eq!((reply.status, reply.body.as_str()), (StatusCode::OK, "user"));
+    assert_eq!(
+        (reply.status, reply.body.as_str()),
+        (StatusCode::OK, "user")
+    );
     assert_eq!(
         call("/admin", signed(&key_a, A, "at+jwt", 60)).await.status,
         StatusCode::OK
@@ -868,12 +874,15 @@ async fn etag_and_max_age_are_honoured_within_bounds() {
     let start = |bounds: (u64, u64)| {
         RemoteJwks::builder()
             .refresh_bounds(Duration::from_secs(bounds.0), Duration::from_secs(bounds.1))
-            .start(JwksUrl::new(CachingHttp, format!("{}/jwks.json", provider.url())), |keys| {
-                Validator::builder(keys)
-                    .issuer(ISSUER)
-                    .audience(AUDIENCE)
-                    .build()
-            })
+            .start(
+                JwksUrl::new(CachingHttp, format!("{}/jwks.json", provider.url())),
+                |keys| {
+                    Validator::builder(keys)
+                        .issuer(ISSUER)
+                        .audience(AUDIENCE)
+                        .build()
+                },
+            )
     };
     let jwks = start((60, 3600)).await.unwrap();
     assert_eq!(jwks.next_refresh(), Duration::from_secs(120));
