@@ -1,8 +1,8 @@
 //! The HTTP GET that keys and metadata are fetched with: pluggable
 //! ([`FetchDocument`]: bring the client your service already has), and one
 //! way of reading a JWKS from a URL with HTTP caching ([`JwksUrl`]), used by
-//! [`Discovery`](crate::discovery::Discovery) and by
-//! [`HttpClient::jwks`](crate::http::HttpClient::jwks) alike.
+//! [`Discovery`](crate::discovery::Discovery) and by `http::HttpClient::jwks`
+//! (feature `jwks-http`) alike.
 //!
 //! [`JwksUrl`] is where the caching rules live, whatever the client:
 //! - the `ETag` of the last document is sent back as `If-None-Match`, and a
