@@ -293,12 +293,12 @@ fn start_server(
     Ok((child, address.to_owned()))
 }
 
-/// Starts the transcript's servers, in order. Returns them and, for each,
-/// the port the transcript names it by and the one it listens on.
-fn start_servers(
-    transcript: &Transcript,
-    work: &Path,
-) -> Result<(Vec<KillOnDrop>, Vec<(String, String)>), String> {
+/// For each server, the port the transcript names it by and the one it
+/// listens on.
+type Ports = Vec<(String, String)>;
+
+/// Starts the transcript's servers, in order. Returns them and their [`Ports`].
+fn start_servers(transcript: &Transcript, work: &Path) -> Result<(Vec<KillOnDrop>, Ports), String> {
     let port_of = |address: &str| {
         address
             .rsplit_once(':')
@@ -432,7 +432,7 @@ fn replay(transcript: &Transcript, update: bool) -> Result<Vec<String>, String> 
     let _ = std::fs::remove_dir_all(&work);
     std::fs::create_dir_all(&work).map_err(|e| e.to_string())?;
     let (_servers, ports) = start_servers(transcript, &work)?;
-    let nominal_ports: Vec<(String, String)> = ports
+    let nominal_ports: Ports = ports
         .iter()
         .map(|(nominal, actual)| (actual.clone(), nominal.clone()))
         .collect();

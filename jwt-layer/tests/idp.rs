@@ -409,6 +409,54 @@ async fn a_flood_of_unknown_kids_costs_at_most_one_fetch_per_cooldown() {
     assert_eq!(app.bearer(&token(&known)).await.status, StatusCode::OK);
 }
 
+/// A flood that lasts several cooldowns: waves of made-up `kid`s every
+/// 50 ms for about 1.5 s, with a 300 ms cooldown. Fetches stay within one per
+/// cooldown window (plus the start), however many tokens arrive.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lasting_flood_costs_one_fetch_per_cooldown_window() {
+    let known = ec("known");
+    let provider = Provider::start(&[&known]).await;
+    let cooldown = Duration::from_millis(300);
+    let jwks = remote(&provider, cooldown, Duration::from_secs(3)).await;
+    let app = app_for(&jwks);
+    // Signed once: signing is not what is measured here.
+    let signing = ec("made-up");
+    let started = Instant::now();
+    let mut sent = 0;
+    while started.elapsed() < Duration::from_millis(1_500) {
+        let wave = (0..50).map(|i| {
+            let router = app.router.clone();
+            // Another kid each time, the same signature work.
+            let token = token(&signing.clone().with_kid(format!("made-up-{sent}-{i}")));
+            tokio::spawn(async move {
+                let request = Request::get("/")
+                    .header(header::AUTHORIZATION, format!("Bearer {token}"))
+                    .body(Body::empty())
+                    .unwrap();
+                Reply::read(router.oneshot(request).await.unwrap()).await
+            })
+        });
+        for reply in wave.collect::<Vec<_>>() {
+            assert_eq!(reply.await.unwrap().error, Some(AuthError::UnknownKey));
+        }
+        sent += 50;
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let elapsed = started.elapsed();
+    let refetches = provider.hits() - 1;
+    // Refetches start at least one cooldown apart: at most one per window.
+    let windows = (elapsed.as_millis() / cooldown.as_millis()) as usize + 1;
+    eprintln!(
+        "{sent} tokens with unknown kids over {elapsed:?}, cooldown {cooldown:?}: {refetches} refetches (at most {windows})"
+    );
+    assert!(refetches >= 1, "the first unknown kid fetches");
+    assert!(
+        refetches <= windows,
+        "{refetches} refetches in {windows} windows"
+    );
+    assert_eq!(jwks.fetch_count(), provider.hits() as u64);
+}
+
 /// The provider fails: the keys fetched last still verify and an unknown
 /// `kid` is refused; once it is back, its new keys are picked up.
 #[tokio::test]
