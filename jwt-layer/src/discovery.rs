@@ -40,8 +40,9 @@
 //! the one way every JWKS is, as a [`JwksUrl`] over the same client (see
 //! [`fetch`](crate::fetch)): capped, and with `ETag`/`If-None-Match` and
 //! `Cache-Control: max-age` when the client implements
-//! [`FetchDocument::get_conditional`] (the ready `http::HttpClient`
-//! of feature `jwks-http` does), so an unchanged JWKS costs the provider a `304`, not a document.
+//! [`FetchDocument::get_conditional`] (the ready `http::HttpClient` of
+//! feature `jwks-http` does), so an unchanged JWKS costs the provider a
+//! `304`, not a document.
 use std::time::Duration;
 
 use bytes::Bytes;
