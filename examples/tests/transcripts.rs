@@ -11,6 +11,8 @@
 //! ```
 //!
 //! - the first line says how the server is started (environment and binary);
+//!   more `# server:` lines right after it start more servers, in order (each
+//!   once the one before is listening), for sessions with several services;
 //! - a line starting with `$ ` is a command for bash (a trailing ` \` continues it
 //!   on the next line); every command of a file runs in one bash session, so
 //!   shell variables carry over;
@@ -18,7 +20,10 @@
 //! - every other line is expected output of the command above it.
 //!
 //! `http://127.0.0.1:3000` in commands is replaced by the address the server
-//! (started with `PORT=0`) printed on its first line. Values that differ at every
+//! (started with `PORT=0`) printed on its first line. With several servers,
+//! each is named by its `PORT` (3000 when not given) in the header, the
+//! commands and the other servers' variables (`ISSUER_URL=http://127.0.0.1:3000`),
+//! and runs on a free port put in all those places instead. Values that differ at every
 //! run (JWTs, refresh tokens, ids, timestamps, dates, ports) are normalised the
 //! same way in the expected and the actual output before they are compared.
 //!
@@ -48,6 +53,10 @@ const BINARIES: &[(&str, &str)] = &[
     ("11_logout", env!("CARGO_BIN_EXE_11_logout")),
     ("12_testing", env!("CARGO_BIN_EXE_12_testing")),
     ("13_production", env!("CARGO_BIN_EXE_13_production")),
+    (
+        "14_resource_server",
+        env!("CARGO_BIN_EXE_14_resource_server"),
+    ),
 ];
 
 const TIMEOUT: Duration = Duration::from_secs(60);
@@ -55,10 +64,26 @@ const MARKER: &str = "__TRANSCRIPT_COMMAND_DONE__";
 
 struct Transcript {
     path: PathBuf,
-    header: String,
+    /// The `# server:` lines.
+    header: Vec<String>,
+    servers: Vec<Server>,
+    steps: Vec<Step>,
+}
+
+/// One `# server:` line.
+struct Server {
     binary: String,
     env: Vec<(String, String)>,
-    steps: Vec<Step>,
+}
+
+impl Server {
+    /// The port the transcript names this server by: its `PORT`, else 3000.
+    fn nominal_port(&self) -> &str {
+        self.env
+            .iter()
+            .find(|(name, _)| name == "PORT")
+            .map_or("3000", |(_, port)| port.as_str())
+    }
 }
 
 struct Step {
@@ -74,14 +99,31 @@ fn transcripts_dir() -> PathBuf {
 
 fn parse(path: &Path) -> Result<Transcript, String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let mut lines = text.lines();
-    let header = lines.next().unwrap_or_default().to_owned();
-    let (binary, env) = parse_header(&header).ok_or_else(|| {
+    let mut lines = text.lines().peekable();
+    let first = lines.next().unwrap_or_default().to_owned();
+    let (binary, env) = parse_header(&first).ok_or_else(|| {
         format!(
             "{}: the first line must be `# server: [VAR=value ...] cargo run -p examples --bin NAME`",
             path.display()
         )
     })?;
+    let mut header = vec![first];
+    let mut servers = vec![Server { binary, env }];
+    while let Some(line) = lines.next_if(|line| line.starts_with("# server: ")) {
+        let (binary, env) = parse_header(line)
+            .ok_or_else(|| format!("{}: malformed server line {line:?}", path.display()))?;
+        header.push(line.to_owned());
+        servers.push(Server { binary, env });
+    }
+    let mut ports: Vec<&str> = servers.iter().map(Server::nominal_port).collect();
+    ports.sort_unstable();
+    ports.dedup();
+    if ports.len() != servers.len() {
+        return Err(format!(
+            "{}: two servers on one port; give each its own PORT",
+            path.display()
+        ));
+    }
     let mut steps: Vec<Step> = Vec::new();
     let mut comments = Vec::new();
     let mut continuing = false;
@@ -117,8 +159,7 @@ fn parse(path: &Path) -> Result<Transcript, String> {
     Ok(Transcript {
         path: path.to_owned(),
         header,
-        binary,
-        env,
+        servers,
         steps,
     })
 }
@@ -204,22 +245,29 @@ fn lines_of(reader: impl std::io::Read + Send + 'static) -> Receiver<String> {
     rx
 }
 
-fn start_server(transcript: &Transcript, work: &Path) -> Result<(KillOnDrop, String), String> {
-    let Some((_, program)) = BINARIES.iter().find(|(name, _)| *name == transcript.binary) else {
+/// Starts `server` with `env` (on top of its own); returns it and the
+/// address it printed on its first line.
+fn start_server(
+    transcript: &Transcript,
+    server: &Server,
+    env: &[(String, String)],
+    work: &Path,
+) -> Result<(KillOnDrop, String), String> {
+    let Some((_, program)) = BINARIES.iter().find(|(name, _)| *name == server.binary) else {
         return Err(format!(
             "{}: no example binary named {:?}",
             transcript.path.display(),
-            transcript.binary
+            server.binary
         ));
     };
-    let log = std::fs::File::create(work.join("server.log")).map_err(|e| e.to_string())?;
+    let log_path = work.join(format!("{}.log", server.binary));
+    let log = std::fs::File::create(&log_path).map_err(|e| e.to_string())?;
     let mut command = Command::new(program);
     for name in examples::VARIABLES {
         command.env_remove(name);
     }
     command
-        .env("PORT", "0")
-        .envs(transcript.env.iter().map(|(k, v)| (k, v)))
+        .envs(env.iter().map(|(k, v)| (k, v)))
         .current_dir(work)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -232,17 +280,90 @@ fn start_server(transcript: &Transcript, work: &Path) -> Result<(KillOnDrop, Str
     let first = lines_of(stdout).recv_timeout(TIMEOUT).map_err(|_| {
         format!(
             "{} printed no first line; see {}",
-            transcript.binary,
-            work.join("server.log").display()
+            server.binary,
+            log_path.display()
         )
     })?;
     let address = first.strip_prefix("listening on ").ok_or_else(|| {
         format!(
             "{}: first line is {first:?}, not `listening on ...`",
-            transcript.binary
+            server.binary
         )
     })?;
     Ok((child, address.to_owned()))
+}
+
+/// For each server, the port the transcript names it by and the one it
+/// listens on.
+type Ports = Vec<(String, String)>;
+
+/// Starts the transcript's servers, in order. Returns them and their [`Ports`].
+fn start_servers(transcript: &Transcript, work: &Path) -> Result<(Vec<KillOnDrop>, Ports), String> {
+    let port_of = |address: &str| {
+        address
+            .rsplit_once(':')
+            .map(|(_, port)| port.to_owned())
+            .ok_or_else(|| format!("no port in {address:?}"))
+    };
+    let mut running = Vec::new();
+    if let [server] = transcript.servers.as_slice() {
+        // One server: it picks its own port and says which.
+        let mut env: Vec<(String, String)> = server
+            .env
+            .iter()
+            .filter(|(name, _)| name != "PORT")
+            .cloned()
+            .collect();
+        env.push(("PORT".to_owned(), "0".to_owned()));
+        let (child, address) = start_server(transcript, server, &env, work)?;
+        running.push(child);
+        let ports = vec![(server.nominal_port().to_owned(), port_of(&address)?)];
+        return Ok((running, ports));
+    }
+    // Several: they name each other (an issuer URL), so each port is chosen
+    // before any starts, and put wherever the transcript names it.
+    let mut ports = Vec::new();
+    for server in &transcript.servers {
+        let free = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|listener| listener.local_addr())
+            .map_err(|e| e.to_string())?
+            .port();
+        ports.push((server.nominal_port().to_owned(), free.to_string()));
+    }
+    for (server, (_, free)) in transcript.servers.iter().zip(&ports) {
+        let mut env: Vec<(String, String)> = server
+            .env
+            .iter()
+            .filter(|(name, _)| name != "PORT")
+            .map(|(name, value)| (name.clone(), renumber(value, &ports)))
+            .collect();
+        env.push(("PORT".to_owned(), free.clone()));
+        let (child, address) = start_server(transcript, server, &env, work)?;
+        if port_of(&address)? != *free {
+            return Err(format!(
+                "{} listens on {address}, not port {free}",
+                server.binary
+            ));
+        }
+        running.push(child);
+    }
+    Ok((running, ports))
+}
+
+/// `http://127.0.0.1:<nominal>` → `http://127.0.0.1:<actual>` for each pair of
+/// `ports`, in one pass (so a new port is never renamed again).
+fn renumber(text: &str, ports: &[(String, String)]) -> String {
+    static URL: OnceLock<Regex> = OnceLock::new();
+    let url = URL.get_or_init(|| Regex::new(r"http://127\.0\.0\.1:(\d+)").expect("valid regex"));
+    url.replace_all(text, |found: &regex::Captures<'_>| {
+        let port = &found[1];
+        let actual = ports
+            .iter()
+            .find(|(nominal, _)| nominal == port)
+            .map_or(port, |(_, actual)| actual.as_str());
+        format!("http://127.0.0.1:{actual}")
+    })
+    .into_owned()
 }
 
 struct Shell {
@@ -310,12 +431,16 @@ fn replay(transcript: &Transcript, update: bool) -> Result<Vec<String>, String> 
     let work = std::env::temp_dir().join(format!("transcript-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&work);
     std::fs::create_dir_all(&work).map_err(|e| e.to_string())?;
-    let (_server, address) = start_server(transcript, &work)?;
+    let (_servers, ports) = start_servers(transcript, &work)?;
+    let nominal_ports: Ports = ports
+        .iter()
+        .map(|(nominal, actual)| (actual.clone(), nominal.clone()))
+        .collect();
     let mut shell = Shell::start(&work)?;
     let mut failures = Vec::new();
-    let mut rewritten = format!("{}\n", transcript.header);
+    let mut rewritten = format!("{}\n", transcript.header.join("\n"));
     for step in &transcript.steps {
-        let command = step.command.replace("http://127.0.0.1:3000", &address);
+        let command = renumber(&step.command, &ports);
         let actual = shell.run(&command)?;
         let (want, got) = (normalise(&step.expected), normalise(&actual));
         if want != got {
@@ -330,7 +455,8 @@ fn replay(transcript: &Transcript, update: bool) -> Result<Vec<String>, String> 
             rewritten.push('\n');
         }
         rewritten.push_str(&format!("$ {}\n", step.command));
-        let actual = actual.replace('\r', "");
+        // The book names the servers by the ports its commands use.
+        let actual = renumber(&actual.replace('\r', ""), &nominal_ports);
         let actual: Vec<&str> = actual.lines().map(str::trim_end).collect();
         let actual = actual.join("\n");
         if !actual.trim().is_empty() {
@@ -346,7 +472,7 @@ fn replay(transcript: &Transcript, update: bool) -> Result<Vec<String>, String> 
     if failures.is_empty() {
         let _ = std::fs::remove_dir_all(&work);
     } else {
-        failures.push(format!("server log: {}", work.join("server.log").display()));
+        failures.push(format!("server logs: {}/*.log", work.display()));
     }
     Ok(failures)
 }
@@ -466,6 +592,17 @@ fn normalisation_hides_only_varying_values() {
     assert_eq!(
         normalise("date: Wed, 25 Nov 2026 19:30:21 GMT\r\n"),
         normalise("date: Thu, 01 Jan 2026 00:00:00 GMT")
+    );
+    let ports = [
+        ("3000".to_owned(), "40001".to_owned()),
+        ("4000".to_owned(), "3000".to_owned()),
+    ];
+    assert_eq!(
+        renumber(
+            "curl http://127.0.0.1:3000/a http://127.0.0.1:4000/b http://127.0.0.1:30000/c",
+            &ports
+        ),
+        "curl http://127.0.0.1:40001/a http://127.0.0.1:3000/b http://127.0.0.1:30000/c"
     );
     assert_eq!(
         parse_header("# server: ACCESS_TTL_SECS=2 cargo run -p examples --bin 06_validation"),

@@ -3,7 +3,8 @@
 //! names as a [`RemoteJwks`].
 //!
 //! ```no_run
-//! use jwt_layer::discovery::{Discovery, FetchDocument};
+//! use jwt_layer::discovery::Discovery;
+//! use jwt_layer::fetch::FetchDocument;
 //! use jwt_layer::BoxFuture;
 //! use jwt_layer::{JwtLayer, Validator};
 //!
@@ -34,34 +35,24 @@
 //!   host is a loopback address (`127.0.0.1`, `[::1]`, `localhost`), for
 //!   development;
 //! - a document larger than [`DEFAULT_MAX_DOCUMENT`] (64 KiB) or not JSON.
-use std::sync::Arc;
+//!
+//! The metadata is read once, at start-up. The JWKS it names is then fetched
+//! the one way every JWKS is, as a [`JwksUrl`] over the same client (see
+//! [`fetch`](crate::fetch)): capped, and with `ETag`/`If-None-Match` and
+//! `Cache-Control: max-age` when the client implements
+//! [`FetchDocument::get_conditional`] (the ready `http::HttpClient` of
+//! feature `jwks-http` does), so an unchanged JWKS costs the provider a
+//! `304`, not a document.
 use std::time::Duration;
 
 use bytes::Bytes;
 use serde::Deserialize;
 
 use crate::error::ConfigError;
-use crate::future::BoxFuture;
-use crate::jwks::{DEFAULT_COOLDOWN, DEFAULT_TIMEOUT, JwksError, RemoteJwks};
+use crate::fetch::{DEFAULT_MAX_DOCUMENT, FetchDocument, JwksUrl};
+use crate::jwks::{DEFAULT_TIMEOUT, JwksError, RemoteJwks, RemoteJwksBuilder};
 use crate::keys::KeySet;
 use crate::validate::Validator;
-
-/// The default cap on a metadata or JWKS document: 64 KiB.
-pub const DEFAULT_MAX_DOCUMENT: usize = 64 * 1024;
-
-/// An HTTP GET, pluggable: bring the client your application already has.
-/// Implementations must give up past `max_bytes` (while reading the body, not
-/// after), follow few redirects, and answer errors for non-2xx statuses.
-pub trait FetchDocument: Send + Sync + 'static {
-    /// The body of `url`, at most `max_bytes` long.
-    fn get<'a>(&'a self, url: &'a str, max_bytes: usize) -> BoxFuture<'a, Result<Bytes, String>>;
-}
-
-impl<H: FetchDocument + ?Sized> FetchDocument for Arc<H> {
-    fn get<'a>(&'a self, url: &'a str, max_bytes: usize) -> BoxFuture<'a, Result<Bytes, String>> {
-        (**self).get(url, max_bytes)
-    }
-}
 
 /// Why discovery failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -123,8 +114,8 @@ pub struct Discovery {
     issuer: String,
     allow_http_loopback: bool,
     max_document: usize,
-    cooldown: Duration,
     timeout: Duration,
+    jwks: RemoteJwksBuilder,
 }
 
 impl Discovery {
@@ -134,8 +125,8 @@ impl Discovery {
             issuer: issuer.into(),
             allow_http_loopback: false,
             max_document: DEFAULT_MAX_DOCUMENT,
-            cooldown: DEFAULT_COOLDOWN,
             timeout: DEFAULT_TIMEOUT,
+            jwks: RemoteJwks::builder(),
         }
     }
 
@@ -146,21 +137,31 @@ impl Discovery {
         self
     }
 
-    /// The cap on each document (default 64 KiB).
+    /// The cap on each document, the metadata and the JWKS (default 64 KiB,
+    /// [`DEFAULT_MAX_DOCUMENT`]).
     pub fn max_document(mut self, bytes: usize) -> Self {
         self.max_document = bytes;
         self
     }
 
-    /// The [`RemoteJwks`] cooldown (default 30 s).
+    /// The [`RemoteJwks`] cooldown (default 30 s, see [`RemoteJwksBuilder::cooldown`]).
     pub fn cooldown(mut self, cooldown: Duration) -> Self {
-        self.cooldown = cooldown;
+        self.jwks = self.jwks.cooldown(cooldown);
         self
     }
 
-    /// The limit on each fetch (default 5 s).
+    /// The limit on each fetch, the metadata's and the JWKS's (default 5 s).
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
+        self.jwks = self.jwks.timeout(timeout);
+        self
+    }
+
+    /// The bounds of the [`RemoteJwks`] refresh that follows the JWKS's
+    /// `Cache-Control: max-age` (default 1 min to 1 day, see
+    /// [`RemoteJwksBuilder::refresh_bounds`]).
+    pub fn refresh_bounds(mut self, min: Duration, max: Duration) -> Self {
+        self.jwks = self.jwks.refresh_bounds(min, max);
         self
     }
 
@@ -199,32 +200,19 @@ impl Discovery {
 
     /// Discovers the metadata, then fetches its JWKS into a [`RemoteJwks`]
     /// whose validator `build` makes (give it the issuer and your audience).
+    ///
+    /// The JWKS is a [`JwksUrl`] over the same `http`: capped at the
+    /// [document limit](Self::max_document), with HTTP caching (`ETag`,
+    /// `Cache-Control: max-age`) when `http` implements
+    /// [`FetchDocument::get_conditional`].
     pub async fn start<H, B>(self, http: H, build: B) -> Result<RemoteJwks, DiscoveryError>
     where
         H: FetchDocument,
         B: FnOnce(KeySet, &ProviderMetadata) -> Result<Validator, ConfigError>,
     {
-        let http = Arc::new(http);
-        let metadata = self.metadata(http.as_ref()).await?;
-        let jwks_uri = metadata.jwks_uri.clone();
-        let max = self.max_document;
-        let fetch = move || {
-            let http = Arc::clone(&http);
-            let url = jwks_uri.clone();
-            async move {
-                let bytes = http.get(&url, max).await?;
-                if bytes.len() > max {
-                    return Err(format!("JWKS larger than {max} bytes"));
-                }
-                serde_json::from_slice::<jsonwebtoken::jwk::JwkSet>(&bytes)
-                    .map_err(|e| e.to_string())
-            }
-        };
-        let jwks = RemoteJwks::builder()
-            .cooldown(self.cooldown)
-            .timeout(self.timeout)
-            .start(fetch, |keys| build(keys, &metadata))
-            .await?;
+        let metadata = self.metadata(&http).await?;
+        let jwks = JwksUrl::new(http, metadata.jwks_uri.clone()).max_bytes(self.max_document);
+        let jwks = self.jwks.start(jwks, |keys| build(keys, &metadata)).await?;
         Ok(jwks)
     }
 

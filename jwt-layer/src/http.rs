@@ -12,8 +12,13 @@
 //!   oversized document is dropped before it is held in memory;
 //! - **no redirects** are followed (a 3xx is an error): a metadata document or
 //!   JWKS that moved is a configuration change to make on purpose;
-//! - `If-None-Match`, `ETag` and `Cache-Control: max-age` for the JWKS
-//!   ([`JwksUrl`]); the timeout is applied by `RemoteJwks` and `Discovery`.
+//! - a **connect timeout** of its own ([`HttpClientBuilder::connect_timeout`],
+//!   default 2 s), below the 5 s that `RemoteJwks` and `Discovery` allow a
+//!   whole fetch: a provider address that does not answer at all fails fast
+//!   and says so, instead of using up the whole fetch timeout;
+//! - conditional GETs ([`FetchDocument::get_conditional`]), so the JWKS is
+//!   fetched with `If-None-Match`, `ETag` and `Cache-Control: max-age`
+//!   ([`JwksUrl`], the same for discovery and for [`HttpClient::jwks`]).
 //!
 //! ```no_run
 //! use jwt_layer::discovery::Discovery;
@@ -33,46 +38,81 @@
 use std::time::Duration;
 
 use bytes::Bytes;
-use http::{HeaderMap, HeaderValue, Request, StatusCode, header};
+use http::{HeaderValue, Request, Response, StatusCode, header};
 use http_body_util::{BodyExt, Empty, Limited};
 use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 
-use crate::discovery::{DEFAULT_MAX_DOCUMENT, FetchDocument};
+use crate::fetch::{FetchDocument, JwksUrl};
 use crate::future::BoxFuture;
-use crate::jwks::{FetchJwks, JwksResponse};
+
+/// The default limit on establishing a TCP connection: 2 s.
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// An HTTPS client (rustls, Mozilla roots; plain `http` too, which
 /// [`Discovery`](crate::discovery::Discovery) allows only to loopback when told).
 #[derive(Clone, Debug)]
 pub struct HttpClient {
     client: Client<HttpsConnector<HttpConnector>, Empty<Bytes>>,
+    connect_timeout: Duration,
 }
 
-impl HttpClient {
+/// Builds an [`HttpClient`].
+#[derive(Debug, Clone, Copy)]
+#[must_use]
+pub struct HttpClientBuilder {
+    connect_timeout: Duration,
+}
+
+impl HttpClientBuilder {
+    /// The longest a TCP connection may take to establish (default 2 s,
+    /// [`DEFAULT_CONNECT_TIMEOUT`]). Keep it below the fetch timeout of
+    /// `RemoteJwks` and `Discovery` (5 s by default), which bounds the whole
+    /// request: connecting, TLS, headers and body.
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
     /// A client with rustls (aws-lc-rs) and the Mozilla roots.
-    pub fn new() -> Result<Self, String> {
+    pub fn build(self) -> Result<HttpClient, String> {
+        let mut http = HttpConnector::new();
+        http.set_connect_timeout(Some(self.connect_timeout));
+        // `https://` URLs pass to the TLS layer wrapped around this one.
+        http.enforce_http(false);
         let connector = hyper_rustls::HttpsConnectorBuilder::new()
             .with_provider_and_webpki_roots(rustls::crypto::aws_lc_rs::default_provider())
             .map_err(|e| e.to_string())?
             .https_or_http()
             .enable_http1()
-            .build();
-        Ok(Self {
+            .wrap_connector(http);
+        Ok(HttpClient {
             client: Client::builder(TokioExecutor::new()).build(connector),
+            connect_timeout: self.connect_timeout,
         })
     }
+}
 
-    /// The JWKS at `url` as a [`FetchJwks`] (for `RemoteJwks`), with HTTP
-    /// caching, at most `max_bytes` (default 64 KiB).
-    pub fn jwks(&self, url: impl Into<String>) -> JwksUrl {
-        JwksUrl {
-            client: self.clone(),
-            url: url.into(),
-            max_bytes: DEFAULT_MAX_DOCUMENT,
+impl HttpClient {
+    /// A client with the defaults (see [`HttpClientBuilder`]).
+    pub fn new() -> Result<Self, String> {
+        Self::builder().build()
+    }
+
+    /// Starts the configuration.
+    pub fn builder() -> HttpClientBuilder {
+        HttpClientBuilder {
+            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
         }
+    }
+
+    /// The JWKS at `url` as a [`FetchJwks`](crate::jwks::FetchJwks) (for
+    /// `RemoteJwks`), with HTTP caching, at most 64 KiB unless
+    /// [`JwksUrl::max_bytes`] says otherwise.
+    pub fn jwks(&self, url: impl Into<String>) -> JwksUrl<HttpClient> {
+        JwksUrl::new(self.clone(), url)
     }
 
     /// GET `url`: status 200 (or 304 when `etag` matched), headers, body of at
@@ -82,7 +122,7 @@ impl HttpClient {
         url: &str,
         max_bytes: usize,
         etag: Option<&str>,
-    ) -> Result<(StatusCode, HeaderMap, Bytes), String> {
+    ) -> Result<Response<Bytes>, String> {
         let uri: http::Uri = url.parse().map_err(|_| format!("not a URL: {url}"))?;
         let mut request = Request::get(uri)
             .header(header::ACCEPT, "application/json")
@@ -97,7 +137,7 @@ impl HttpClient {
             .client
             .request(request)
             .await
-            .map_err(|e| format!("GET {url}: {e}"))?;
+            .map_err(|e| self.describe(url, &e))?;
         let status = response.status();
         if status != StatusCode::OK && status != StatusCode::NOT_MODIFIED {
             // Redirects included: never followed.
@@ -109,95 +149,48 @@ impl HttpClient {
             .await
             .map_err(|e| format!("GET {url}: {e} (limit {max_bytes} bytes)"))?
             .to_bytes();
-        Ok((status, parts.headers, body))
+        Ok(Response::from_parts(parts, body))
+    }
+
+    /// What went wrong, for the log: the client's error says only "client
+    /// error (Connect)"; the cause is further down its chain.
+    fn describe(&self, url: &str, err: &(dyn std::error::Error + 'static)) -> String {
+        let mut causes = Vec::new();
+        let mut next = Some(err);
+        while let Some(cause) = next {
+            if cause
+                .downcast_ref::<std::io::Error>()
+                .is_some_and(|io| io.kind() == std::io::ErrorKind::TimedOut)
+            {
+                return format!(
+                    "GET {url}: no connection within {} ms (connect timeout)",
+                    self.connect_timeout.as_millis()
+                );
+            }
+            causes.push(cause.to_string());
+            next = cause.source();
+        }
+        format!("GET {url}: {}", causes.join(": "))
     }
 }
 
 impl FetchDocument for HttpClient {
     fn get<'a>(&'a self, url: &'a str, max_bytes: usize) -> BoxFuture<'a, Result<Bytes, String>> {
         Box::pin(async move {
-            let (status, _, body) = self.get_with(url, max_bytes, None).await?;
-            if status != StatusCode::OK {
-                return Err(format!("GET {url}: {status}"));
+            let response = self.get_with(url, max_bytes, None).await?;
+            if response.status() != StatusCode::OK {
+                return Err(format!("GET {url}: {}", response.status()));
             }
-            Ok(body)
-        })
-    }
-}
-
-/// A JWKS URL fetched with [`HttpClient`]: see [`HttpClient::jwks`].
-#[derive(Clone, Debug)]
-pub struct JwksUrl {
-    client: HttpClient,
-    url: String,
-    max_bytes: usize,
-}
-
-impl JwksUrl {
-    /// The cap on the document (default 64 KiB).
-    #[must_use]
-    pub fn max_bytes(mut self, max_bytes: usize) -> Self {
-        self.max_bytes = max_bytes;
-        self
-    }
-}
-
-impl FetchJwks for JwksUrl {
-    fn fetch(&self) -> BoxFuture<'_, Result<jsonwebtoken::jwk::JwkSet, String>> {
-        Box::pin(async move {
-            self.fetch_cached(None)
-                .await?
-                .jwks
-                .ok_or_else(|| "304 Not Modified without If-None-Match".to_owned())
+            Ok(response.into_body())
         })
     }
 
-    fn fetch_cached<'a>(
+    fn get_conditional<'a>(
         &'a self,
+        url: &'a str,
+        max_bytes: usize,
         etag: Option<&'a str>,
-    ) -> BoxFuture<'a, Result<JwksResponse, String>> {
-        Box::pin(async move {
-            let (status, headers, body) = self
-                .client
-                .get_with(&self.url, self.max_bytes, etag)
-                .await?;
-            let jwks = if status == StatusCode::NOT_MODIFIED {
-                None
-            } else {
-                Some(serde_json::from_slice(&body).map_err(|e| format!("JWKS: {e}"))?)
-            };
-            Ok(JwksResponse {
-                jwks,
-                etag: headers
-                    .get(header::ETAG)
-                    .and_then(|v| v.to_str().ok())
-                    .map(str::to_owned),
-                max_age: max_age(&headers),
-            })
-        })
+    ) -> BoxFuture<'a, Result<Response<Bytes>, String>> {
+        Box::pin(self.get_with(url, max_bytes, etag))
     }
-}
-
-/// `Cache-Control: max-age=N` (`no-store`/`no-cache`: zero).
-fn max_age(headers: &HeaderMap) -> Option<Duration> {
-    let value = headers.get(header::CACHE_CONTROL)?.to_str().ok()?;
-    let mut age = None;
-    for directive in value.split(',') {
-        let directive = directive.trim();
-        if directive.eq_ignore_ascii_case("no-store") || directive.eq_ignore_ascii_case("no-cache")
-        {
-            return Some(Duration::ZERO);
-        }
-        if let Some((name, seconds)) = directive.split_once('=')
-            && name.trim().eq_ignore_ascii_case("max-age")
-        {
-            age = seconds
-                .trim()
-                .trim_matches('"')
-                .parse()
-                .ok()
-                .map(Duration::from_secs);
-        }
-    }
-    age
 }

@@ -59,15 +59,17 @@ pub enum JwksError {
 }
 
 /// Fetches the JWKS document. Implemented for async closures returning
-/// `Result<JwkSet, E>` with `E: Display`.
+/// `Result<JwkSet, E>` with `E: Display`, and by
+/// [`fetch::JwksUrl`](crate::fetch::JwksUrl): the JWKS at a URL, over any
+/// [`FetchDocument`](crate::fetch::FetchDocument), with HTTP caching.
 pub trait FetchJwks: Send + Sync + 'static {
     /// Fetches the current document.
     fn fetch(&self) -> BoxFuture<'_, Result<JwkSet, String>>;
 
     /// Fetches with HTTP caching: sends `If-None-Match: etag` when given, and
-    /// reports the response's `ETag` and `Cache-Control: max-age`. An HTTP
-    /// client overrides this; the default calls [`fetch`](Self::fetch) and
-    /// reports no caching headers.
+    /// reports the response's `ETag` and `Cache-Control: max-age`.
+    /// [`JwksUrl`](crate::fetch::JwksUrl) overrides this; the default calls
+    /// [`fetch`](Self::fetch) and reports no caching headers.
     fn fetch_cached<'a>(
         &'a self,
         etag: Option<&'a str>,

@@ -84,6 +84,7 @@
 //! - `jwks`: [`jwks`] keeps keys from an identity provider's JWKS fresh, and
 //!   fetches them again when a token names an unknown `kid` (`RemoteJwks`);
 //!   `discovery` finds them from the issuer's URL (OIDC discovery, RFC 8414);
+//!   `fetch` is the pluggable HTTP GET both use, with HTTP caching of the JWKS;
 //! - `password`: [`password`] hashes and verifies passwords with Argon2id.
 //!
 //! # Features
@@ -94,7 +95,7 @@
 //! | `issue` | no | `TokenIssuer`, `SigningKey`, `Set-Cookie` helpers (adds `rand`, `cookie`) |
 //! | `refresh` | no | `RefreshTokens`, `store::MemoryStore` (implies `issue`; adds `sha2`) |
 //! | `redis` | no | `store::RedisStore`, for many instances (implies `refresh`) |
-//! | `jwks` | no | `jwks::JwksRefresher` (adds `tokio`) |
+//! | `jwks` | no | `jwks::RemoteJwks`, `jwks::JwksRefresher`, `discovery`, `fetch` (adds `tokio`) |
 //! | `jwks-http` | no | `http::HttpClient`, a ready HTTP client for discovery and JWKS (implies `jwks`; adds hyper-util, rustls) |
 //! | `password` | no | Argon2id password hashing (adds `argon2`, `tokio`) |
 //! | `test-util` | no | [`test_util`]: a test kit for your handlers' tests (implies `issue`; adds `http-body-util`) |
@@ -143,6 +144,9 @@ pub mod csrf;
 #[cfg_attr(docsrs, doc(cfg(feature = "jwks")))]
 pub mod discovery;
 pub mod error;
+#[cfg(feature = "jwks")]
+#[cfg_attr(docsrs, doc(cfg(feature = "jwks")))]
+pub mod fetch;
 mod future;
 mod header;
 pub mod hook;

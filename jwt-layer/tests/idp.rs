@@ -1,264 +1,25 @@
 //! An identity provider without outages: the layer's key resolver fetches the
 //! JWKS again when a token names an unknown `kid` (single-flight, cooldown,
 //! timeout, stale keys kept), and several issuers each verify with their own
-//! keys. Against a real provider stand-in on 127.0.0.1:0 that rotates its
-//! keys and can be made slow or failing.
+//! keys and policy. Against a real provider stand-in on 127.0.0.1:0 that
+//! rotates its keys and can be made slow or failing (`provider`).
 mod common;
+mod provider;
 
-use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::body::Body;
 use axum::routing::get;
-use bytes::Bytes;
 use common::*;
 use http::{Request, StatusCode, header};
-use jwt_layer::BoxFuture;
-use jwt_layer::discovery::{Discovery, DiscoveryError, FetchDocument};
 use jwt_layer::jwks::{JwksError, RemoteJwks};
-use jwt_layer::{
-    Algorithm, AuthError, Issuers, JwkSet, JwtLayer, KeySet, SigningKey, TokenIssuer, Validator,
-};
+use jwt_layer::{Algorithm, AuthError, Issuers, JwtLayer, KeySet, SigningKey, Validator};
+use provider::*;
 use serde_json::json;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
 use tower::ServiceExt;
-
-/// The identity provider stand-in: serves `published` at `/jwks.json`, counts
-/// the fetches, and can be made slow or failing.
-#[derive(Clone)]
-struct Provider {
-    addr: SocketAddr,
-    published: Arc<Mutex<JwkSet>>,
-    hits: Arc<AtomicUsize>,
-    delay_ms: Arc<AtomicU64>,
-    failing: Arc<AtomicBool>,
-    /// The OpenID configuration document, served as is.
-    metadata: Arc<Mutex<String>>,
-    /// How many `304 Not Modified` it answered.
-    not_modified: Arc<AtomicUsize>,
-}
-
-impl Provider {
-    async fn start(keys: &[&SigningKey]) -> Self {
-        let published = Arc::new(Mutex::new(jwks(keys)));
-        let hits = Arc::new(AtomicUsize::new(0));
-        let delay_ms = Arc::new(AtomicU64::new(0));
-        let failing = Arc::new(AtomicBool::new(false));
-        let metadata = Arc::new(Mutex::new(String::new()));
-        let not_modified = Arc::new(AtomicUsize::new(0));
-        let not_modified_count = Arc::clone(&not_modified);
-        let document = Arc::clone(&metadata);
-        let state = (
-            Arc::clone(&published),
-            Arc::clone(&hits),
-            Arc::clone(&delay_ms),
-            Arc::clone(&failing),
-        );
-        let app = Router::new()
-            .route(
-                "/moved",
-                get(|| async { axum::response::Redirect::permanent("/jwks.json") }),
-            )
-            .route(
-                "/.well-known/openid-configuration",
-                get(move || {
-                    let document = document.lock().unwrap().clone();
-                    async move {
-                        if document.is_empty() {
-                            Err(StatusCode::NOT_FOUND)
-                        } else {
-                            Ok(([(header::CONTENT_TYPE, "application/json")], document))
-                        }
-                    }
-                }),
-            )
-            .route(
-                "/jwks.json",
-                get(move |request_headers: http::HeaderMap| {
-                    let (published, hits, delay_ms, failing) = state.clone();
-                    let not_modified_count = Arc::clone(&not_modified_count);
-                    async move {
-                        hits.fetch_add(1, Ordering::SeqCst);
-                        let delay = delay_ms.load(Ordering::SeqCst);
-                        if delay > 0 {
-                            tokio::time::sleep(Duration::from_millis(delay)).await;
-                        }
-                        if failing.load(Ordering::SeqCst) {
-                            return Err(StatusCode::SERVICE_UNAVAILABLE);
-                        }
-                        let document = serde_json::to_string(&*published.lock().unwrap()).unwrap();
-                        // ETag: the document's length and a cheap checksum; max-age 120 s.
-                        let sum: u64 = document.bytes().map(u64::from).sum();
-                        let etag = format!("\"{}-{sum}\"", document.len());
-                        let not_modified = request_headers
-                            .get(header::IF_NONE_MATCH)
-                            .is_some_and(|value| value.to_str().unwrap() == etag);
-                        if not_modified {
-                            not_modified_count.fetch_add(1, Ordering::SeqCst);
-                        }
-                        let status = if not_modified {
-                            StatusCode::NOT_MODIFIED
-                        } else {
-                            StatusCode::OK
-                        };
-                        let body = if not_modified {
-                            String::new()
-                        } else {
-                            document
-                        };
-                        Ok((
-                            status,
-                            [
-                                (header::ETAG, etag),
-                                (header::CACHE_CONTROL, "public, max-age=120".to_owned()),
-                                (header::CONTENT_TYPE, "application/json".to_owned()),
-                            ],
-                            body,
-                        ))
-                    }
-                }),
-            );
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-        Self {
-            addr,
-            published,
-            hits,
-            delay_ms,
-            failing,
-            metadata,
-            not_modified,
-        }
-    }
-
-    fn url(&self) -> String {
-        format!("http://{}", self.addr)
-    }
-
-    fn set_metadata(&self, document: serde_json::Value) {
-        *self.metadata.lock().unwrap() = document.to_string();
-    }
-
-    fn publish(&self, keys: &[&SigningKey]) {
-        *self.published.lock().unwrap() = jwks(keys);
-    }
-
-    fn hits(&self) -> usize {
-        self.hits.load(Ordering::SeqCst)
-    }
-
-    fn fetcher(
-        &self,
-    ) -> impl Fn() -> std::pin::Pin<Box<dyn Future<Output = Result<JwkSet, String>> + Send>>
-    + Send
-    + Sync
-    + 'static {
-        let addr = self.addr;
-        move || {
-            Box::pin(async move {
-                let body = http_get(addr, "/jwks.json").await?;
-                serde_json::from_str(&body).map_err(|e| e.to_string())
-            })
-        }
-    }
-}
-
-fn jwks(keys: &[&SigningKey]) -> JwkSet {
-    KeySet::new(keys.iter().map(|k| k.verifying_key()))
-        .unwrap()
-        .jwks()
-}
-
-/// A tiny HTTP GET, standing in for the app's own HTTP client.
-async fn http_get(addr: SocketAddr, path: &str) -> Result<String, String> {
-    let mut stream = TcpStream::connect(addr).await.map_err(|e| e.to_string())?;
-    let request = format!("GET {path} HTTP/1.1\r\nhost: {addr}\r\nconnection: close\r\n\r\n");
-    stream
-        .write_all(request.as_bytes())
-        .await
-        .map_err(|e| e.to_string())?;
-    let mut response = String::new();
-    stream
-        .read_to_string(&mut response)
-        .await
-        .map_err(|e| e.to_string())?;
-    let (head, body) = response.split_once("\r\n\r\n").ok_or("no body")?;
-    if !head.starts_with("HTTP/1.1 200") {
-        return Err(head.lines().next().unwrap_or_default().to_owned());
-    }
-    Ok(body.to_owned())
-}
-
-/// The app's HTTP client for discovery: loopback only, like the rest.
-struct Http;
-
-impl FetchDocument for Http {
-    fn get<'a>(&'a self, url: &'a str, max_bytes: usize) -> BoxFuture<'a, Result<Bytes, String>> {
-        Box::pin(async move {
-            let rest = url.strip_prefix("http://").ok_or("http only")?;
-            let (authority, path) = rest.split_once('/').ok_or("no path")?;
-            let addr: SocketAddr = authority.parse().map_err(|_| "not an address")?;
-            // A real client stops reading past `max_bytes`; this one reads a
-            // little more, to show the library enforces the cap itself too.
-            let body = http_get(addr, &format!("/{path}")).await?;
-            let keep = body.len().min(max_bytes + 1);
-            Ok(Bytes::from(body).slice(..keep))
-        })
-    }
-}
-
-fn ec(kid: &str) -> SigningKey {
-    SigningKey::ec_pem(Algorithm::ES256, &key_file("ec_private.pem"))
-        .unwrap()
-        .with_kid(kid)
-}
-
-fn rsa(kid: &str) -> SigningKey {
-    SigningKey::rsa_pem(Algorithm::PS256, &key_file("rsa_private.pem"))
-        .unwrap()
-        .with_kid(kid)
-}
-
-/// A token of `issuer` for `audience`, signed with `signing`.
-fn token_of(signing: &SigningKey, issuer: &str, audience: &str) -> String {
-    let validator = Validator::builder(KeySet::single(signing.verifying_key()))
-        .issuer(issuer)
-        .audience(audience)
-        .build()
-        .unwrap();
-    TokenIssuer::new(signing.clone(), validator)
-        .unwrap()
-        .issue("user-1", &json!({ "name": "Ada" }))
-        .unwrap()
-        .access_token
-}
-
-fn token(signing: &SigningKey) -> String {
-    token_of(signing, ISSUER, AUDIENCE)
-}
-
-async fn remote(provider: &Provider, cooldown: Duration, timeout: Duration) -> RemoteJwks {
-    RemoteJwks::builder()
-        .cooldown(cooldown)
-        .timeout(timeout)
-        .start(provider.fetcher(), |keys| {
-            Validator::builder(keys)
-                .issuer(ISSUER)
-                .audience(AUDIENCE)
-                .build()
-        })
-        .await
-        .unwrap()
-}
-
-fn app_for(jwks: &RemoteJwks) -> App {
-    App::new(JwtLayer::new(jwks.validator().clone()).resolver(jwks.clone()))
-}
 
 /// The provider rotates its keys while 500 requests carrying the new `kid`
 /// arrive at once: one fetch serves them all, every one is answered 200, and
@@ -346,6 +107,55 @@ async fn a_flood_of_unknown_kids_costs_at_most_one_fetch_per_cooldown() {
     }
     assert_eq!(app.calls(), 0);
     assert_eq!(app.bearer(&token(&known)).await.status, StatusCode::OK);
+}
+
+/// A flood that lasts several cooldowns: waves of made-up `kid`s every
+/// 50 ms for about 1.5 s, with a 300 ms cooldown. Fetches stay within one per
+/// cooldown window (plus the start), however many tokens arrive.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lasting_flood_costs_one_fetch_per_cooldown_window() {
+    let known = ec("known");
+    let provider = Provider::start(&[&known]).await;
+    let cooldown = Duration::from_millis(300);
+    let jwks = remote(&provider, cooldown, Duration::from_secs(3)).await;
+    let app = app_for(&jwks);
+    // One key under ever new kids. Signing takes time (much of it with the
+    // pure-Rust backend in a debug build), so a wave may span several
+    // windows; the bound below follows the time actually taken.
+    let signing = ec("made-up");
+    let started = Instant::now();
+    let mut sent = 0;
+    while started.elapsed() < Duration::from_millis(1_500) {
+        let wave = (0..50).map(|i| {
+            let router = app.router.clone();
+            let token = token(&signing.clone().with_kid(format!("made-up-{sent}-{i}")));
+            tokio::spawn(async move {
+                let request = Request::get("/")
+                    .header(header::AUTHORIZATION, format!("Bearer {token}"))
+                    .body(Body::empty())
+                    .unwrap();
+                Reply::read(router.oneshot(request).await.unwrap()).await
+            })
+        });
+        for reply in wave.collect::<Vec<_>>() {
+            assert_eq!(reply.await.unwrap().error, Some(AuthError::UnknownKey));
+        }
+        sent += 50;
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let elapsed = started.elapsed();
+    let refetches = provider.hits() - 1;
+    // Refetches start at least one cooldown apart: at most one per window.
+    let windows = (elapsed.as_millis() / cooldown.as_millis()) as usize + 1;
+    eprintln!(
+        "{sent} tokens with unknown kids over {elapsed:?}, cooldown {cooldown:?}: {refetches} refetches (at most {windows})"
+    );
+    assert!(refetches >= 1, "the first unknown kid fetches");
+    assert!(
+        refetches <= windows,
+        "{refetches} refetches in {windows} windows"
+    );
+    assert_eq!(jwks.fetch_count(), provider.hits() as u64);
 }
 
 /// The provider fails: the keys fetched last still verify and an unknown
@@ -485,258 +295,163 @@ async fn two_issuers_each_with_its_own_keys_and_audience() {
     assert!(Issuers::new().validator(anonymous).is_err());
 }
 
-/// Discovery against the provider stand-in: its `jwks_uri` is used, and a
-/// mismatched issuer, a non-https `jwks_uri` or an oversized document are
-/// start-up errors.
+/// Two issuers, each with its own policy, through the real layer: leeway (A
+/// 60 s, B none), `typ` rule (A only `at+jwt`, B only `JWT`) and role claim (A
+/// Keycloak's `realm_access.roles`, B `roles`), read by a guard behind the layer.
 #[tokio::test]
-async fn discovery_finds_the_keys_and_refuses_what_it_must() {
-    let signing = ec("d-1");
-    let provider = Provider::start(&[&signing]).await;
-    let issuer = provider.url();
-    let build = |keys, metadata: &jwt_layer::discovery::ProviderMetadata| {
-        Validator::builder(keys)
-            .issuer(&metadata.issuer)
-            .audience(AUDIENCE)
-            .build()
-    };
-
-    // Nothing at either well-known URL.
-    let err = Discovery::new(&issuer)
-        .allow_http_loopback()
-        .start(Http, build)
-        .await
-        .unwrap_err();
-    assert!(matches!(err, DiscoveryError::Fetch { .. }), "{err}");
-
-    provider.set_metadata(json!({ "issuer": issuer, "jwks_uri": format!("{issuer}/jwks.json") }));
-    let jwks = Discovery::new(&issuer)
-        .allow_http_loopback()
-        .start(Http, build)
-        .await
+async fn several_issuers_each_with_its_own_leeway_type_rule_and_roles() {
+    use jsonwebtoken::{EncodingKey, Header};
+    use jwt_layer::{RoleClaim, VerifiedToken};
+    const A: &str = "https://a.test";
+    const B: &str = "https://b.test";
+    let key_a = ec("a-1");
+    let key_b = rsa("b-1");
+    let provider_b = Provider::start(&[&key_b]).await;
+    let a = Validator::builder(KeySet::single(key_a.verifying_key()))
+        .issuer(A)
+        .audience("api")
+        .leeway(Duration::from_secs(60))
+        .accept_types(["at+jwt"])
+        .role_claim(RoleClaim::path("realm_access.roles"))
+        .build()
         .unwrap();
-    let app = app_for(&jwks);
-    let token = token_of(&signing, &issuer, AUDIENCE);
-    assert_eq!(app.bearer(&token).await.status, StatusCode::OK);
-
-    // http is refused unless allowed (and then only to loopback).
-    let err = Discovery::new(&issuer)
-        .start(Http, build)
-        .await
-        .unwrap_err();
-    assert_eq!(err, DiscoveryError::BadIssuerUrl(issuer.clone()));
-
-    // The document speaks for another issuer.
-    provider.set_metadata(
-        json!({ "issuer": "https://evil.test", "jwks_uri": format!("{issuer}/jwks.json") }),
-    );
-    let err = Discovery::new(&issuer)
-        .allow_http_loopback()
-        .start(Http, build)
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(err, DiscoveryError::IssuerMismatch { .. }),
-        "{err}"
-    );
-    assert!(err.to_string().contains("https://evil.test"));
-
-    // A jwks_uri over plain http to a host that is not loopback.
-    provider
-        .set_metadata(json!({ "issuer": issuer, "jwks_uri": "http://keys.example.com/jwks.json" }));
-    let err = Discovery::new(&issuer)
-        .allow_http_loopback()
-        .start(Http, build)
-        .await
-        .unwrap_err();
-    assert_eq!(
-        err,
-        DiscoveryError::InsecureJwksUri("http://keys.example.com/jwks.json".into())
-    );
-
-    // An oversized document.
-    let padding = "x".repeat(100 * 1024);
-    provider.set_metadata(
-        json!({ "issuer": issuer, "jwks_uri": format!("{issuer}/jwks.json"), "padding": padding }),
-    );
-    let err = Discovery::new(&issuer)
-        .allow_http_loopback()
-        .start(Http, build)
-        .await
-        .unwrap_err();
-    assert_eq!(err, DiscoveryError::TooLarge(64 * 1024));
-}
-
-/// A fetcher that speaks HTTP caching: `If-None-Match`, `ETag`, `max-age`.
-struct CachingFetch(SocketAddr);
-
-impl jwt_layer::jwks::FetchJwks for CachingFetch {
-    fn fetch(&self) -> BoxFuture<'_, Result<JwkSet, String>> {
-        Box::pin(async move {
-            self.fetch_cached(None)
-                .await?
-                .jwks
-                .ok_or_else(|| "304".to_owned())
-        })
-    }
-
-    fn fetch_cached<'a>(
-        &'a self,
-        etag: Option<&'a str>,
-    ) -> BoxFuture<'a, Result<jwt_layer::jwks::JwksResponse, String>> {
-        Box::pin(async move {
-            let addr = self.0;
-            let mut stream = TcpStream::connect(addr).await.map_err(|e| e.to_string())?;
-            let condition = etag
-                .map(|e| format!("if-none-match: {e}\r\n"))
-                .unwrap_or_default();
-            let request = format!(
-                "GET /jwks.json HTTP/1.1\r\nhost: {addr}\r\n{condition}connection: close\r\n\r\n"
-            );
-            stream
-                .write_all(request.as_bytes())
-                .await
-                .map_err(|e| e.to_string())?;
-            let mut response = String::new();
-            stream
-                .read_to_string(&mut response)
-                .await
-                .map_err(|e| e.to_string())?;
-            let (head, body) = response.split_once("\r\n\r\n").ok_or("no body")?;
-            let header = |name: &str| {
-                head.lines().find_map(|line| {
-                    let (key, value) = line.split_once(':')?;
-                    key.eq_ignore_ascii_case(name)
-                        .then(|| value.trim().to_owned())
-                })
-            };
-            let etag = header("etag");
-            let max_age = header("cache-control").and_then(|value| {
-                value
-                    .split(',')
-                    .find_map(|d| d.trim().strip_prefix("max-age=")?.parse().ok())
-            });
-            let jwks = if head.starts_with("HTTP/1.1 304") {
-                None
-            } else if head.starts_with("HTTP/1.1 200") {
-                Some(serde_json::from_str(body).map_err(|e| e.to_string())?)
-            } else {
-                return Err(head.lines().next().unwrap_or_default().to_owned());
-            };
-            Ok(jwt_layer::jwks::JwksResponse {
-                jwks,
-                etag,
-                max_age: max_age.map(Duration::from_secs),
-            })
-        })
-    }
-}
-
-/// `ETag` and `Cache-Control: max-age` are honoured: an unchanged document
-/// is not sent again (304, the keys stay), and the periodic refresh follows
-/// `max-age` within the configured bounds.
-#[tokio::test]
-async fn etag_and_max_age_are_honoured_within_bounds() {
-    let first = ec("e-1");
-    let second = rsa("e-2");
-    let provider = Provider::start(&[&first]).await;
-    let start = |bounds: (u64, u64)| {
-        RemoteJwks::builder()
-            .refresh_bounds(Duration::from_secs(bounds.0), Duration::from_secs(bounds.1))
-            .start(CachingFetch(provider.addr), |keys| {
-                Validator::builder(keys)
-                    .issuer(ISSUER)
-                    .audience(AUDIENCE)
-                    .build()
-            })
-    };
-    let jwks = start((60, 3600)).await.unwrap();
-    assert_eq!(jwks.next_refresh(), Duration::from_secs(120));
-    assert_eq!(
-        start((300, 3600)).await.unwrap().next_refresh(),
-        Duration::from_secs(300)
-    );
-    assert_eq!(
-        start((10, 60)).await.unwrap().next_refresh(),
-        Duration::from_secs(60)
-    );
-    let app = app_for(&jwks);
-    let generation_token = token(&first);
-    assert_eq!(app.bearer(&generation_token).await.status, StatusCode::OK);
-
-    // Unchanged: a 304, and the keys in force stay.
-    assert_eq!(jwks.refresh().await, Ok(1));
-    assert_eq!(provider.not_modified.load(Ordering::SeqCst), 1);
-    assert_eq!(app.bearer(&generation_token).await.status, StatusCode::OK);
-    // Changed: the new document (its new ETag) replaces the keys.
-    provider.publish(&[&second]);
-    assert_eq!(jwks.refresh().await, Ok(1));
-    assert_eq!(provider.not_modified.load(Ordering::SeqCst), 1);
-    assert_eq!(app.bearer(&token(&second)).await.status, StatusCode::OK);
-    assert_eq!(
-        app.bearer(&generation_token).await.error,
-        Some(AuthError::UnknownKey)
-    );
-}
-
-/// The ready client (feature `jwks-http`) against the provider stand-in:
-/// discovery, the JWKS with `ETag`/`max-age`, a cap enforced while streaming,
-/// and no redirect followed.
-#[cfg(feature = "jwks-http")]
-#[tokio::test]
-async fn the_ready_http_client_discovers_caches_and_caps() {
-    use jwt_layer::http::HttpClient;
-    let signing = ec("h-1");
-    let provider = Provider::start(&[&signing]).await;
-    let issuer = provider.url();
-    provider.set_metadata(json!({ "issuer": issuer, "jwks_uri": format!("{issuer}/jwks.json") }));
-    let client = HttpClient::new().unwrap();
-    let jwks = Discovery::new(&issuer)
-        .allow_http_loopback()
-        .start(client.clone(), |keys, metadata| {
+    let b = RemoteJwks::builder()
+        .start(provider_b.fetcher(), |keys| {
             Validator::builder(keys)
-                .issuer(&metadata.issuer)
-                .audience(AUDIENCE)
+                .issuer(B)
+                .audience("api")
+                .leeway(Duration::ZERO)
+                .accept_types(["JWT"])
                 .build()
         })
         .await
         .unwrap();
-    let app = app_for(&jwks);
+    let issuers = Issuers::new()
+        .validator(a.clone())
+        .unwrap()
+        .issuer(B, b)
+        .unwrap();
+    // `/` answers the roles the token's issuer reads; `/admin` requires the
+    // role `admin` (a guard of jwt-extractor, behind the layer).
+    let router = Router::new()
+        .route(
+            "/",
+            get(|request: Request<Body>| async move {
+                let token = request.extensions().get::<VerifiedToken>().unwrap();
+                token.roles().join(",")
+            }),
+        )
+        .merge(
+            Router::new()
+                .route("/admin", get(|| async { "admin area" }))
+                .route_layer(jwt_extractor::require(|token| token.has_role("admin"))),
+        )
+        .layer(JwtLayer::<serde_json::Value>::new(a).resolver(issuers));
+    let call = |path: &'static str, token: String| {
+        let router = router.clone();
+        async move {
+            let request = Request::get(path)
+                .header(header::AUTHORIZATION, format!("Bearer {token}"))
+                .body(Body::empty())
+                .unwrap();
+            Reply::read(router.oneshot(request).await.unwrap()).await
+        }
+    };
+    let ec_key = EncodingKey::from_ec_pem(&key_file("ec_private.pem")).unwrap();
+    let rsa_key = EncodingKey::from_rsa_pem(&key_file("rsa_private.pem")).unwrap();
+    // A token of `issuer`, typed `typ`, expiring `exp_offset` seconds from now.
+    let signed = |signing: &SigningKey, issuer: &str, typ: &str, exp_offset: i64| {
+        let mut header = Header::new(signing.algorithm());
+        header.kid = signing.kid().map(str::to_owned);
+        header.typ = Some(typ.to_owned());
+        let now = now() as i64;
+        let claims = json!({
+            "iss": issuer, "aud": "api", "sub": "user-1",
+            "iat": now - 300, "nbf": now - 300, "exp": now + exp_offset,
+            "roles": ["user"], "realm_access": { "roles": ["admin"] },
+        });
+        let key = if signing.algorithm() == Algorithm::ES256 {
+            &ec_key
+        } else {
+            &rsa_key
+        };
+        sign(&header, &claims, key)
+    };
+
+    // Valid tokens of each: each issuer's own role claim.
+    let reply = call("/", signed(&key_a, A, "at+jwt", 60)).await;
     assert_eq!(
-        app.bearer(&token_of(&signing, &issuer, AUDIENCE))
-            .await
-            .status,
+        (reply.status, reply.body.as_str()),
+        (StatusCode::OK, "admin")
+    );
+    let reply = call("/", signed(&key_b, B, "JWT", 60)).await;
+    assert_eq!(
+        (reply.status, reply.body.as_str()),
+        (StatusCode::OK, "user")
+    );
+    assert_eq!(
+        call("/admin", signed(&key_a, A, "at+jwt", 60)).await.status,
         StatusCode::OK
     );
+    let reply = call("/admin", signed(&key_b, B, "JWT", 60)).await;
+    assert_eq!(reply.status, StatusCode::FORBIDDEN);
+    assert_eq!(reply.error, Some(AuthError::InsufficientScope));
 
-    // The JWKS through the client: max-age read, and a 304 the second time.
-    let remote = RemoteJwks::builder()
-        .start(client.jwks(format!("{issuer}/jwks.json")), |keys| {
-            Validator::builder(keys)
-                .issuer(&issuer)
-                .audience(AUDIENCE)
-                .build()
-        })
-        .await
-        .unwrap();
-    assert_eq!(remote.next_refresh(), Duration::from_secs(120));
-    let before = provider.not_modified.load(Ordering::SeqCst);
-    assert_eq!(remote.refresh().await, Ok(1));
-    assert_eq!(provider.not_modified.load(Ordering::SeqCst), before + 1);
+    // Leeway: expired 30 s ago passes A (60 s) and not B (none).
+    assert_eq!(
+        call("/", signed(&key_a, A, "at+jwt", -30)).await.status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        call("/", signed(&key_b, B, "JWT", -30)).await.error,
+        Some(AuthError::Expired)
+    );
+    // Past A's leeway too.
+    assert_eq!(
+        call("/", signed(&key_a, A, "at+jwt", -90)).await.error,
+        Some(AuthError::Expired)
+    );
 
-    // A cap smaller than the document: refused while streaming.
-    let small = RemoteJwks::builder()
-        .start(
-            client.jwks(format!("{issuer}/jwks.json")).max_bytes(16),
-            |keys| Validator::builder(keys).build(),
-        )
-        .await;
-    assert!(matches!(small, Err(JwksError::Fetch(_))), "{small:?}");
+    // typ: A requires at+jwt, B accepts JWT only.
+    assert_eq!(
+        call("/", signed(&key_a, A, "JWT", 60)).await.error,
+        Some(AuthError::WrongType)
+    );
+    assert_eq!(
+        call("/", signed(&key_b, B, "at+jwt", 60)).await.error,
+        Some(AuthError::WrongType)
+    );
 
-    // A redirect is not followed.
-    let err = FetchDocument::get(&client, &format!("{issuer}/moved"), 1024)
-        .await
-        .unwrap_err();
-    assert!(err.contains("308"), "{err}");
+    // Issuer A's name with B's key: verified with A's keys, refused.
+    assert_eq!(
+        call("/", signed(&key_b, A, "at+jwt", 60)).await.error,
+        Some(AuthError::UnknownKey)
+    );
+    // Issuer B's name with A's key: the same the other way round.
+    assert_eq!(
+        call("/", signed(&key_a, B, "JWT", 60)).await.error,
+        Some(AuthError::UnknownKey)
+    );
+    // An issuer nobody configured, or none at all.
+    assert_eq!(
+        call("/", signed(&key_a, "https://evil.test", "at+jwt", 60))
+            .await
+            .error,
+        Some(AuthError::WrongIssuer)
+    );
+    let mut header = Header::new(Algorithm::ES256);
+    header.kid = Some("a-1".to_owned());
+    header.typ = Some("at+jwt".to_owned());
+    let now = now();
+    let no_issuer = sign(
+        &header,
+        &json!({ "aud": "api", "sub": "user-1", "iat": now, "exp": now + 60 }),
+        &ec_key,
+    );
+    assert_eq!(
+        call("/", no_issuer).await.error,
+        Some(AuthError::WrongIssuer)
+    );
 }
 
 /// The wait for the fetch alone: 500 concurrent lookups of a new `kid` through

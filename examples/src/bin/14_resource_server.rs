@@ -34,10 +34,14 @@ async fn main() -> Result<(), examples::BoxError> {
     // The issuer's URL is all this service is told. Discovery refuses a
     // document naming another issuer, and a non-https jwks_uri (here http is
     // allowed because the issuer runs on this machine). `HttpClient` (feature
-    // `jwks-http`): rustls, bodies capped while read, no redirects.
+    // `jwks-http`): rustls, bodies capped while read, no redirects, ETag and
+    // max-age honoured.
     let issuer = examples::env_or("ISSUER_URL", "http://127.0.0.1:3000");
     let jwks = Discovery::new(&issuer)
         .allow_http_loopback()
+        // The periodic refresh follows the JWKS's `Cache-Control: max-age`,
+        // within 1 to 10 minutes (10 when the issuer sends none).
+        .refresh_bounds(Duration::from_secs(60), Duration::from_secs(600))
         .start(HttpClient::new()?, |keys, metadata| {
             Validator::builder(keys)
                 .issuer(&metadata.issuer)
@@ -51,8 +55,9 @@ async fn main() -> Result<(), examples::BoxError> {
     // The layer asks `jwks` for the keys of every token: a kid not seen yet
     // triggers one fetch (shared by all the requests waiting for it, at most
     // one per 30 s, at most 5 s long); if the issuer is down, the keys fetched
-    // last stay in force. A timer refreshes them too.
-    let _refresh = jwks.spawn(Duration::from_secs(600));
+    // last stay in force. A timer refreshes them too, as the issuer's
+    // max-age says (within the bounds above); an unchanged JWKS costs a 304.
+    let _refresh = jwks.spawn_following_max_age();
     let resource = examples::env_or("RESOURCE_URL", "http://127.0.0.1:4000");
     let metadata = ProtectedResourceMetadata::new(resource).authorization_server(&issuer);
     let auth = JwtLayer::<AppClaims>::new(jwks.validator().clone())
