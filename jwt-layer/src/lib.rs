@@ -172,7 +172,7 @@ pub use claims::{Anonymous, RegisteredClaims, RoleClaim, Verified, VerifiedToken
 pub use error::{AuthError, ConfigError, DEFAULT_REALM, ErrorCode, ErrorResponder};
 pub use future::BoxFuture;
 #[cfg(feature = "issue")]
-pub use issue::{IssueError, IssuedToken, SigningKey, TokenIssuer};
+pub use issue::{Authentication, IssueError, IssuedToken, SigningKey, TokenIssuer};
 pub use jsonwebtoken::Algorithm;
 pub use jsonwebtoken::jwk::{Jwk, JwkSet};
 pub use keys::{KeySet, VerifyingKey};
