@@ -126,7 +126,8 @@ impl MultiValued for Scopes {}
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not a requirement on {K}",
     label = "not a requirement on {K}",
-    note = "declare values with `role!`, `scope!` or `acr!` (each kind with its own macro), and combine them with `AnyOf<(A, B)>` or `AllOf<(A, B)>`"
+    note = "declare values with `role!`, `scope!` or `acr!` (one macro per kind: a scope is not a role), and combine them with `AnyOf<(A, B)>` or `AllOf<(A, B)>`",
+    note = "`AllOf` is for roles and scopes: a token carries one `acr`, so accept several acr values with `AnyOf<(A, B)>`"
 )]
 pub trait Requirement<K: ClaimKind>: Send + Sync + 'static {
     /// Whether `token` meets the requirement.
@@ -259,7 +260,7 @@ pub(crate) fn authorize(
 #[macro_export]
 macro_rules! __declare_values {
     (
-        $trait:ident, $valid:ident, $what:literal, $rule:literal;
+        $trait:ident, $valid:ident, $what:literal, $label:literal, $rule:literal;
         $($(#[$meta:meta])* $vis:vis $name:ident = $value:literal),+ $(,)?
     ) => {
         $(
@@ -274,7 +275,7 @@ macro_rules! __declare_values {
 
             const _: () = assert!(
                 $crate::__private::$valid($value),
-                concat!($what, " name `", $value, "` ", $rule)
+                concat!($label, " `", $value, "` ", $rule)
             );
         )+
     };
@@ -328,16 +329,12 @@ pub mod __private {
     }
 }
 
-/// Defines an extractor over one kind's requirement (`RequireRole<R>`, …): the
-/// same struct, accessors and `FromRequestParts` for every kind.
+/// The impls of an extractor over one kind's requirement (`RequireRole<R>`,
+/// …): the same accessor, `Debug` and `FromRequestParts` for every kind. The
+/// structs themselves are written out, so that a compile error about their
+/// bound points at plain code.
 macro_rules! requirement_extractor {
-    ($(#[$meta:meta])* $name:ident, $bound:ident, $kind:ty) => {
-        $(#[$meta])*
-        pub struct $name<R: $bound> {
-            token: jwt_layer::VerifiedToken,
-            _requirement: std::marker::PhantomData<fn() -> R>,
-        }
-
+    ($name:ident, $bound:ident, $kind:ty) => {
         impl<R: $bound> $name<R> {
             /// The verified token.
             pub fn token(&self) -> &jwt_layer::VerifiedToken {

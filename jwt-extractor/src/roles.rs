@@ -83,18 +83,19 @@ impl<T: Requirement<Roles>> RoleRequirement for T {}
 macro_rules! role {
     ($($tokens:tt)+) => {
         $crate::__declare_values!(
-            Role, valid_role_name, "role", "must be non-empty and contain no whitespace";
+            Role, valid_role_name, "role", "role name", "must be non-empty and contain no whitespace";
             $($tokens)+
         );
     };
 }
 
-requirement_extractor!(
-    /// Requires the authenticated token to meet `R` (a [`Role`], [`AnyOf`](crate::AnyOf)
-    /// or [`AllOf`](crate::AllOf)); 403 `insufficient_scope` if it does not.
-    ///
-    /// Holds the [`VerifiedToken`](jwt_layer::VerifiedToken) for handlers that want it.
-    RequireRole,
-    RoleRequirement,
-    Roles
-);
+/// Requires the authenticated token to meet `R` (a [`Role`], [`AnyOf`](crate::AnyOf)
+/// or [`AllOf`](crate::AllOf)); 403 `insufficient_scope` if it does not.
+///
+/// Holds the [`VerifiedToken`](jwt_layer::VerifiedToken) for handlers that want it.
+pub struct RequireRole<R: RoleRequirement> {
+    token: jwt_layer::VerifiedToken,
+    _requirement: std::marker::PhantomData<fn() -> R>,
+}
+
+requirement_extractor!(RequireRole, RoleRequirement, Roles);

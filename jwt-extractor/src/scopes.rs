@@ -96,20 +96,21 @@ impl<T: Requirement<Scopes>> ScopeRequirement for T {}
 macro_rules! scope {
     ($($tokens:tt)+) => {
         $crate::__declare_values!(
-            Scope, valid_token_name, "scope",
+            Scope, valid_token_name, "scope", "scope name",
             "must be a non-empty scope token (RFC 6749 §3.3): visible ASCII other than `\"` and `\\`, no space";
             $($tokens)+
         );
     };
 }
 
-requirement_extractor!(
-    /// Requires the authenticated token to grant `S` (a [`Scope`],
-    /// [`AnyOf`](crate::AnyOf) or [`AllOf`](crate::AllOf)); 403
-    /// `insufficient_scope` with `scope="…"` if it does not.
-    ///
-    /// Holds the [`VerifiedToken`](jwt_layer::VerifiedToken) for handlers that want it.
-    RequireScope,
-    ScopeRequirement,
-    Scopes
-);
+/// Requires the authenticated token to grant `S` (a [`Scope`],
+/// [`AnyOf`](crate::AnyOf) or [`AllOf`](crate::AllOf)); 403
+/// `insufficient_scope` with `scope="…"` if it does not.
+///
+/// Holds the [`VerifiedToken`](jwt_layer::VerifiedToken) for handlers that want it.
+pub struct RequireScope<S: ScopeRequirement> {
+    token: jwt_layer::VerifiedToken,
+    _requirement: std::marker::PhantomData<fn() -> S>,
+}
+
+requirement_extractor!(RequireScope, ScopeRequirement, Scopes);

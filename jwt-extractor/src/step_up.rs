@@ -113,26 +113,27 @@ impl<T: Requirement<AcrValues>> AcrRequirement for T {}
 macro_rules! acr {
     ($($tokens:tt)+) => {
         $crate::__declare_values!(
-            Acr, valid_token_name, "acr",
+            Acr, valid_token_name, "acr value", "acr value",
             "must be non-empty, visible ASCII other than `\"` and `\\`, no space";
             $($tokens)+
         );
     };
 }
 
-requirement_extractor!(
-    /// Requires the user to have authenticated at level `A` (an [`Acr`], or
-    /// [`AnyOf`](crate::AnyOf) several in order of preference): the token's
-    /// `acr` must be one of them. If not (or no `acr`): 401
-    /// `insufficient_user_authentication` with `acr_values="…"`, every
-    /// accepted value in order (RFC 9470 §3).
-    ///
-    /// Values are compared exactly: no level implies another unless you list
-    /// both (`AnyOf<(Mfa, Phr)>`).
-    RequireAcr,
-    AcrRequirement,
-    AcrValues
-);
+/// Requires the user to have authenticated at level `A` (an [`Acr`], or
+/// [`AnyOf`](crate::AnyOf) several in order of preference): the token's
+/// `acr` must be one of them. If not (or no `acr`): 401
+/// `insufficient_user_authentication` with `acr_values="…"`, every
+/// accepted value in order (RFC 9470 §3).
+///
+/// Values are compared exactly: no level implies another unless you list
+/// both (`AnyOf<(Mfa, Phr)>`).
+pub struct RequireAcr<A: AcrRequirement> {
+    token: jwt_layer::VerifiedToken,
+    _requirement: std::marker::PhantomData<fn() -> A>,
+}
+
+requirement_extractor!(RequireAcr, AcrRequirement, AcrValues);
 
 /// Requires the user's last active authentication (`auth_time`) to be at most
 /// `SECS` seconds old: `MaxAuthAge<300>` for "logged in within five minutes",
