@@ -88,12 +88,12 @@ pub use policy::{Policy, Require};
 pub use rejection::Rejection;
 #[doc(hidden)]
 pub use requirement::__private;
-pub use requirement::{AcrValues, AllOf, AnyOf, ClaimKind, MultiValued, Requirement, Roles, Scopes};
+pub use requirement::{
+    AcrValues, AllOf, AnyOf, ClaimKind, MultiValued, Requirement, Roles, Scopes,
+};
 pub use roles::{RequireRole, Role, RoleRequirement};
 pub use scopes::{RequireScope, Scope, ScopeRequirement};
-pub use step_up::{
-    AUTH_TIME_FUTURE_TOLERANCE_SECS, Acr, AcrRequirement, MaxAuthAge, RequireAcr,
-};
+pub use step_up::{AUTH_TIME_FUTURE_TOLERANCE_SECS, Acr, AcrRequirement, MaxAuthAge, RequireAcr};
 
 /// The README's quick start, compiled as a doctest so that it cannot rot.
 #[cfg(doctest)]

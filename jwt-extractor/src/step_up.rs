@@ -184,7 +184,11 @@ fn recent_enough(token: &VerifiedToken, max_age: u64, now: u64) -> bool {
 }
 
 /// The core of [`MaxAuthAge`] and [`require_max_auth_age`](crate::require_max_auth_age).
-pub(crate) fn check_max_age(parts: &Parts, what: &'static str, max_age: u64) -> Result<VerifiedToken, Rejection> {
+pub(crate) fn check_max_age(
+    parts: &Parts,
+    what: &'static str,
+    max_age: u64,
+) -> Result<VerifiedToken, Rejection> {
     // A clock before 1970 makes every auth_time look like the future: refused.
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)

@@ -139,9 +139,9 @@ async fn edit(_: RequireScope<AnyOf<(NotesWrite, NotesAdmin)>>) -> &'static str 
 async fn purge(_: RequireScope<AllOf<(NotesWrite, NotesAdmin)>>) -> &'static str {
     "purged"
 }
-async fn nested(
-    _: RequireScope<AllOf<(NotesRead, AnyOf<(NotesWrite, NotesAdmin)>, NotesRead)>>,
-) -> &'static str {
+/// Nested, with a member repeated.
+type Nested = AllOf<(NotesRead, AnyOf<(NotesWrite, NotesAdmin)>, NotesRead)>;
+async fn nested(_: RequireScope<Nested>) -> &'static str {
     "nested"
 }
 async fn change_password(fresh: MaxAuthAge<300>) -> String {
@@ -188,9 +188,15 @@ async fn scope_string_allows_and_the_refusal_names_the_scope() {
     let reader = token(json!({ "scope": "openid notes:read" }));
     let writer = token(json!({ "scope": "notes:read notes:write" }));
 
-    assert_eq!(call(&app, "/read", Some(&reader)).await.status, StatusCode::OK);
+    assert_eq!(
+        call(&app, "/read", Some(&reader)).await.status,
+        StatusCode::OK
+    );
     let reply = call(&app, "/write", Some(&writer)).await;
-    assert_eq!((reply.status, reply.body.as_str()), (StatusCode::OK, "written by ada"));
+    assert_eq!(
+        (reply.status, reply.body.as_str()),
+        (StatusCode::OK, "written by ada")
+    );
 
     let reply = call(&app, "/write", Some(&reader)).await;
     assert_eq!(reply.status, StatusCode::FORBIDDEN);
@@ -218,10 +224,19 @@ async fn scp_array_or_string_and_both_claims_never_widen() {
         async move { call(&app, "/write", Some(&token(claims))).await.status }
     };
     // `scp` alone: an array (one scope per element) or a space-separated string.
-    assert_eq!(status(json!({ "scp": ["notes:read", "notes:write"] })).await, StatusCode::OK);
-    assert_eq!(status(json!({ "scp": "notes:read notes:write" })).await, StatusCode::OK);
+    assert_eq!(
+        status(json!({ "scp": ["notes:read", "notes:write"] })).await,
+        StatusCode::OK
+    );
+    assert_eq!(
+        status(json!({ "scp": "notes:read notes:write" })).await,
+        StatusCode::OK
+    );
     // An array element is one scope, never split.
-    assert_eq!(status(json!({ "scp": ["notes:read notes:write"] })).await, StatusCode::FORBIDDEN);
+    assert_eq!(
+        status(json!({ "scp": ["notes:read notes:write"] })).await,
+        StatusCode::FORBIDDEN
+    );
     // Both claims: a scope counts only if both grant it.
     assert_eq!(
         status(json!({ "scope": "notes:write", "scp": ["notes:write"] })).await,
@@ -249,10 +264,17 @@ async fn scp_array_or_string_and_both_claims_never_widen() {
         json!({ "roles": ["notes:write"] }),
         json!({ "scope": "notes:writer notes: write notes:Write" }),
     ] {
-        assert_eq!(status(claims.clone()).await, StatusCode::FORBIDDEN, "{claims}");
+        assert_eq!(
+            status(claims.clone()).await,
+            StatusCode::FORBIDDEN,
+            "{claims}"
+        );
     }
     // Extra spaces are tolerated in a string.
-    assert_eq!(status(json!({ "scope": "  notes:write  " })).await, StatusCode::OK);
+    assert_eq!(
+        status(json!({ "scope": "  notes:write  " })).await,
+        StatusCode::OK
+    );
 }
 
 #[tokio::test]
@@ -262,8 +284,18 @@ async fn any_of_names_its_first_alternative_all_of_names_every_member() {
         let app = app.clone();
         async move { call(&app, path, Some(&token(claims))).await }
     };
-    assert_eq!(reply("/edit", json!({ "scope": "notes:admin" })).await.status, StatusCode::OK);
-    assert_eq!(reply("/edit", json!({ "scope": "notes:write" })).await.status, StatusCode::OK);
+    assert_eq!(
+        reply("/edit", json!({ "scope": "notes:admin" }))
+            .await
+            .status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        reply("/edit", json!({ "scope": "notes:write" }))
+            .await
+            .status,
+        StatusCode::OK
+    );
     let refused = reply("/edit", json!({ "scope": "notes:read" })).await;
     assert_eq!(refused.status, StatusCode::FORBIDDEN);
     assert_eq!(
@@ -273,7 +305,9 @@ async fn any_of_names_its_first_alternative_all_of_names_every_member() {
     );
 
     assert_eq!(
-        reply("/purge", json!({ "scope": "notes:write notes:admin" })).await.status,
+        reply("/purge", json!({ "scope": "notes:write notes:admin" }))
+            .await
+            .status,
         StatusCode::OK
     );
     // Whatever the token holds, the challenge is the type's: every member.
@@ -282,18 +316,24 @@ async fn any_of_names_its_first_alternative_all_of_names_every_member() {
         assert_eq!(refused.status, StatusCode::FORBIDDEN);
         assert_eq!(
             refused.challenge.as_deref(),
-            Some(&*format!(r#"{MISSING_SCOPE}, scope="notes:write notes:admin""#))
+            Some(&*format!(
+                r#"{MISSING_SCOPE}, scope="notes:write notes:admin""#
+            ))
         );
     }
     // Nested, with a repeated member: each scope once, in order.
     assert_eq!(
-        reply("/nested", json!({ "scope": "notes:read notes:admin" })).await.status,
+        reply("/nested", json!({ "scope": "notes:read notes:admin" }))
+            .await
+            .status,
         StatusCode::OK
     );
     let refused = reply("/nested", json!({ "scope": "notes:admin" })).await;
     assert_eq!(
         refused.challenge.as_deref(),
-        Some(&*format!(r#"{MISSING_SCOPE}, scope="notes:read notes:write""#))
+        Some(&*format!(
+            r#"{MISSING_SCOPE}, scope="notes:read notes:write""#
+        ))
     );
 }
 
@@ -310,7 +350,9 @@ async fn max_auth_age_allows_a_recent_login_and_asks_for_a_new_one_otherwise() {
     assert_eq!(fresh.body, format!("changed (auth_time {login})"));
     // A few seconds in the future (the provider's clock ahead of ours): now.
     assert_eq!(
-        reply(authenticated(&Authentication::at(now() + 30))).await.status,
+        reply(authenticated(&Authentication::at(now() + 30)))
+            .await
+            .status,
         StatusCode::OK
     );
 
@@ -350,12 +392,25 @@ async fn require_acr_checks_the_level_and_lists_the_accepted_ones() {
             (reply.status, reply.challenge)
         }
     };
-    let mfa = authenticated(&Authentication::now().with_acr("mfa").with_amr(["pwd", "otp"]));
+    let mfa = authenticated(
+        &Authentication::now()
+            .with_acr("mfa")
+            .with_amr(["pwd", "otp"]),
+    );
     let phr = authenticated(&Authentication::now().with_acr("phr"));
     let pwd = authenticated(&Authentication::now().with_acr("pwd").with_amr(["pwd"]));
-    assert_eq!(status_and_challenge("/pay", mfa.clone()).await.0, StatusCode::OK);
-    assert_eq!(status_and_challenge("/pay-either", phr.clone()).await.0, StatusCode::OK);
-    assert_eq!(status_and_challenge("/pay-either", mfa).await.0, StatusCode::OK);
+    assert_eq!(
+        status_and_challenge("/pay", mfa.clone()).await.0,
+        StatusCode::OK
+    );
+    assert_eq!(
+        status_and_challenge("/pay-either", phr.clone()).await.0,
+        StatusCode::OK
+    );
+    assert_eq!(
+        status_and_challenge("/pay-either", mfa).await.0,
+        StatusCode::OK
+    );
 
     let one = Some(format!(r#"{WRONG_LEVEL}, acr_values="mfa""#));
     let both = Some(format!(r#"{WRONG_LEVEL}, acr_values="phr mfa""#));
@@ -388,7 +443,10 @@ async fn route_layers_answer_like_the_extractors() {
     let app = app();
     let admin = token(json!({ "scope": "notes:admin" }));
     let reader = token(json!({ "scope": "notes:read" }));
-    assert_eq!(call(&app, "/group/admin", Some(&admin)).await.status, StatusCode::OK);
+    assert_eq!(
+        call(&app, "/group/admin", Some(&admin)).await.status,
+        StatusCode::OK
+    );
     let refused = call(&app, "/group/admin", Some(&reader)).await;
     assert_eq!(refused.status, StatusCode::FORBIDDEN);
     assert_eq!(
@@ -398,13 +456,19 @@ async fn route_layers_answer_like_the_extractors() {
 
     let recent = authenticated(&Authentication::now());
     let old = authenticated(&Authentication::at(now() - 600));
-    assert_eq!(call(&app, "/group/recent", Some(&recent)).await.status, StatusCode::OK);
+    assert_eq!(
+        call(&app, "/group/recent", Some(&recent)).await.status,
+        StatusCode::OK
+    );
     let refused = call(&app, "/group/recent", Some(&old)).await;
     assert_eq!(refused.status, StatusCode::UNAUTHORIZED);
     assert_eq!(refused.challenge.as_deref(), Some(TOO_OLD));
 
     let mfa = authenticated(&Authentication::now().with_acr("mfa"));
-    assert_eq!(call(&app, "/group/strong", Some(&mfa)).await.status, StatusCode::OK);
+    assert_eq!(
+        call(&app, "/group/strong", Some(&mfa)).await.status,
+        StatusCode::OK
+    );
     let refused = call(&app, "/group/strong", Some(&recent)).await;
     assert_eq!(refused.status, StatusCode::UNAUTHORIZED);
     assert_eq!(
@@ -417,16 +481,43 @@ async fn route_layers_answer_like_the_extractors() {
 /// answer 401 with a bare challenge (who are you?), not the step-up one.
 #[tokio::test]
 async fn without_a_token_every_guard_asks_for_one() {
-    let app = routes().layer(JwtLayer::<Value>::new(validator()).realm("tests").optional());
-    for path in ["/write", "/password", "/pay", "/group/admin", "/group/recent", "/group/strong"] {
+    let app = routes().layer(
+        JwtLayer::<Value>::new(validator())
+            .realm("tests")
+            .optional(),
+    );
+    for path in [
+        "/write",
+        "/password",
+        "/pay",
+        "/group/admin",
+        "/group/recent",
+        "/group/strong",
+    ] {
         let reply = call(&app, path, None).await;
         assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "{path}");
-        assert_eq!(reply.challenge.as_deref(), Some(r#"Bearer realm="tests""#), "{path}");
+        assert_eq!(
+            reply.challenge.as_deref(),
+            Some(r#"Bearer realm="tests""#),
+            "{path}"
+        );
     }
     // Without any layer: the programming error, 500, not a pass.
     let naked = routes();
-    for path in ["/write", "/password", "/pay", "/group/admin", "/group/recent", "/group/strong"] {
-        let reply = call(&naked, path, Some(&authenticated(&Authentication::now().with_acr("mfa")))).await;
+    for path in [
+        "/write",
+        "/password",
+        "/pay",
+        "/group/admin",
+        "/group/recent",
+        "/group/strong",
+    ] {
+        let reply = call(
+            &naked,
+            path,
+            Some(&authenticated(&Authentication::now().with_acr("mfa"))),
+        )
+        .await;
         assert_eq!(reply.status, StatusCode::INTERNAL_SERVER_ERROR, "{path}");
     }
 }
@@ -468,10 +559,16 @@ async fn refusals_go_through_the_layers_responder_and_hook() {
     let reply = call(&app, "/password", Some(&token(json!({})))).await;
     assert_eq!(
         (reply.status, reply.body.as_str()),
-        (StatusCode::UNAUTHORIZED, "api insufficient_user_authentication max_age=300")
+        (
+            StatusCode::UNAUTHORIZED,
+            "api insufficient_user_authentication max_age=300"
+        )
     );
     let reply = call(&app, "/pay-either", Some(&token(json!({})))).await;
-    assert_eq!(reply.body, "api insufficient_user_authentication acr_values=phr mfa");
+    assert_eq!(
+        reply.body,
+        "api insufficient_user_authentication acr_values=phr mfa"
+    );
 }
 
 /// A gRPC call refused by a step-up guard gets `UNAUTHENTICATED` (16), by a

@@ -672,7 +672,11 @@ mod tests {
             r#"Bearer realm="api", error="insufficient_scope", error_description="The access token lacks the required scope", scope="a, error=xSet-Cookie: y""#
         );
         assert!(AuthError::Expired.challenge_parameters().is_empty());
-        assert!(AuthError::InsufficientScope.challenge_parameters().is_empty());
+        assert!(
+            AuthError::InsufficientScope
+                .challenge_parameters()
+                .is_empty()
+        );
     }
 
     #[test]

@@ -31,7 +31,7 @@
 //! Each login starts a *session* (RFC 9700 calls it a refresh token family).
 //! The store keeps per session a constant amount of state, whatever the number
 //! of rotations: the subject, the claims, the login's
-//! [`Authentication`](crate::Authentication) (`auth_time`, `acr`, `amr`,
+//! [`Authentication`] (`auth_time`, `acr`, `amr`,
 //! which every access token of the session repeats: a refresh is not a new
 //! login), the SHA-256 of the current secret
 //! (and of the previous one), the generation and times. A refresh presents the

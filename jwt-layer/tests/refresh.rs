@@ -752,7 +752,10 @@ async fn redis_session_without_authentication_is_its_creation() {
         .arg("authn")
         .query(&mut server.connection())
         .unwrap();
-    assert_eq!(removed, 1, "the session keeps its authentication in `authn`");
+    assert_eq!(
+        removed, 1,
+        "the session keeps its authentication in `authn`"
+    );
     let next = tokens.refresh(&pair.refresh_token).await.unwrap();
     let verified = tokens
         .issuer()

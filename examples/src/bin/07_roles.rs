@@ -17,9 +17,7 @@ use examples::{ApiError, AppClaims, LoginRequest, Users};
 use jwt_extractor::{
     AnyOf, Claims, MaxAuthAge, RequireRole, RequireScope, require_role, role, scope,
 };
-use jwt_layer::{
-    Algorithm, Authentication, JwtLayer, KeySet, SigningKey, TokenIssuer, Validator,
-};
+use jwt_layer::{Algorithm, Authentication, JwtLayer, KeySet, SigningKey, TokenIssuer, Validator};
 use serde::Deserialize;
 use serde_json::json;
 

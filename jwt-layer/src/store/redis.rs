@@ -417,10 +417,7 @@ impl Store for RedisStore {
                         id: request.id.to_owned(),
                         subject: subject.clone(),
                         claims: parse_claims(claims)?,
-                        authentication: parse_authentication(
-                            authentication,
-                            parse_u64(created)?,
-                        )?,
+                        authentication: parse_authentication(authentication, parse_u64(created)?)?,
                         generation: parse_u64(generation)?,
                         created_ms: parse_u64(created)?,
                         last_used_ms: parse_u64(used)?,
