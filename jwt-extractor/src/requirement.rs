@@ -25,10 +25,6 @@ pub trait ClaimKind: sealed::Sealed + Send + Sync + 'static {
     /// all its alternatives in the refusal, and [`AllOf`] does not apply.
     const SINGLE_VALUED: bool;
 
-    /// Whether `token` holds `value`.
-    #[doc(hidden)]
-    fn holds(token: &VerifiedToken, value: &str) -> bool;
-
     /// The refusal when a requirement is not met; `values` are the ones the
     /// requirement names for the challenge (see [`Requirement::challenge`]).
     #[doc(hidden)]
@@ -59,9 +55,6 @@ pub enum AcrValues {}
 impl ClaimKind for Roles {
     const NAME: &'static str = "role";
     const SINGLE_VALUED: bool = false;
-    fn holds(token: &VerifiedToken, value: &str) -> bool {
-        token.has_role(value)
-    }
     fn refusal(_: &[&'static str]) -> AuthError {
         AuthError::InsufficientScope
     }
@@ -70,9 +63,6 @@ impl ClaimKind for Roles {
 impl ClaimKind for Scopes {
     const NAME: &'static str = "scope";
     const SINGLE_VALUED: bool = false;
-    fn holds(token: &VerifiedToken, value: &str) -> bool {
-        token.has_scope(value)
-    }
     fn refusal(values: &[&'static str]) -> AuthError {
         AuthError::MissingScope {
             scope: values.join(" "),
@@ -83,9 +73,6 @@ impl ClaimKind for Scopes {
 impl ClaimKind for AcrValues {
     const NAME: &'static str = "acr";
     const SINGLE_VALUED: bool = true;
-    fn holds(token: &VerifiedToken, value: &str) -> bool {
-        token.acr() == Some(value)
-    }
     fn refusal(values: &[&'static str]) -> AuthError {
         AuthError::InsufficientUserAuthentication {
             acr_values: Some(values.join(" ")),
@@ -219,9 +206,13 @@ pub(crate) fn check<K: ClaimKind, R: Requirement<K>>(
     parts: &Parts,
     what: &'static str,
 ) -> Result<VerifiedToken, Rejection> {
-    authorize(parts, what, R::is_met, R::describe, || {
-        K::refusal(&challenge_values::<K, R>())
-    })
+    authorize(
+        parts,
+        what,
+        R::is_met,
+        || format!("{} {}", K::NAME, R::describe()),
+        || K::refusal(&challenge_values::<K, R>()),
+    )
 }
 
 /// Checks an authorization rule against the request head: the shared core of
