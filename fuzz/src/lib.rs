@@ -319,5 +319,7 @@ pub fn is_token_error(err: &AuthError) -> bool {
             | AuthError::SourceFailed
             | AuthError::CrossSiteRequest
             | AuthError::InsufficientScope
+            | AuthError::MissingScope { .. }
+            | AuthError::InsufficientUserAuthentication { .. }
     )
 }

@@ -31,13 +31,16 @@ use std::task::{Context, Poll};
 
 use axum::response::{IntoResponse, Response};
 use http::Request;
-use jwt_layer::VerifiedToken;
+use jwt_layer::{AuthError, VerifiedToken};
 use tower_layer::Layer;
 use tower_service::Service;
 
 use crate::claims::{ClaimsType, Found, find, unauthenticated};
 use crate::rejection::Rejection;
-use crate::roles::{RoleRequirement, authorize};
+use crate::requirement::{AcrValues, Roles, Scopes, authorize, check};
+use crate::roles::RoleRequirement;
+use crate::scopes::ScopeRequirement;
+use crate::step_up::{AcrRequirement, check_max_age};
 
 type Check = dyn Fn(&http::request::Parts) -> Result<(), Rejection> + Send + Sync;
 
@@ -56,7 +59,8 @@ impl std::fmt::Debug for GuardLayer {
 
 impl GuardLayer {
     /// A guard from a check over the request head. The building block of
-    /// [`require_role`], [`require`] and [`require_claims`].
+    /// [`require_role`], [`require_scope`], [`require_acr`],
+    /// [`require_max_auth_age`], [`require`] and [`require_claims`].
     pub fn new<F>(check: F) -> Self
     where
         F: Fn(&http::request::Parts) -> Result<(), Rejection> + Send + Sync + 'static,
@@ -67,9 +71,31 @@ impl GuardLayer {
     }
 }
 
-/// Requires role `R` (or [`AnyOf`](crate::AnyOf) / [`AllOf`](crate::AllOf)) on every route of the group.
+/// Requires role `R` (or [`AnyOf`](crate::AnyOf) / [`AllOf`](crate::AllOf)) on
+/// every route of the group, as [`RequireRole`](crate::RequireRole) does.
 pub fn require_role<R: RoleRequirement>() -> GuardLayer {
-    GuardLayer::new(|parts| authorize(parts, "require_role", R::is_met, R::describe).map(drop))
+    GuardLayer::new(|parts| check::<Roles, R>(parts, "require_role").map(drop))
+}
+
+/// Requires scope `S` (or [`AnyOf`](crate::AnyOf) / [`AllOf`](crate::AllOf))
+/// on every route of the group, as [`RequireScope`](crate::RequireScope) does
+/// (403 with `scope="…"`).
+pub fn require_scope<S: ScopeRequirement>() -> GuardLayer {
+    GuardLayer::new(|parts| check::<Scopes, S>(parts, "require_scope").map(drop))
+}
+
+/// Requires acr `A` (or [`AnyOf`](crate::AnyOf) several) on every route of
+/// the group, as [`RequireAcr`](crate::RequireAcr) does (401 with
+/// `acr_values="…"`).
+pub fn require_acr<A: AcrRequirement>() -> GuardLayer {
+    GuardLayer::new(|parts| check::<AcrValues, A>(parts, "require_acr").map(drop))
+}
+
+/// Requires an `auth_time` at most `SECS` seconds old on every route of the
+/// group, as [`MaxAuthAge`](crate::MaxAuthAge) does (401 with
+/// `max_age="SECS"`).
+pub fn require_max_auth_age<const SECS: u64>() -> GuardLayer {
+    GuardLayer::new(|parts| check_max_age(parts, "require_max_auth_age", SECS).map(drop))
 }
 
 /// Requires `allowed(token)` on every route of the group.
@@ -78,7 +104,14 @@ where
     F: Fn(&VerifiedToken) -> bool + Send + Sync + 'static,
 {
     GuardLayer::new(move |parts| {
-        authorize(parts, "require", &allowed, || "custom predicate".to_owned()).map(drop)
+        authorize(
+            parts,
+            "require",
+            &allowed,
+            || "custom predicate".to_owned(),
+            || AuthError::InsufficientScope,
+        )
+        .map(drop)
     })
 }
 
@@ -96,6 +129,7 @@ where
                 "require_claims",
                 |_| allowed(claims),
                 || "claims predicate".to_owned(),
+                || AuthError::InsufficientScope,
             )
             .map(drop)
         }

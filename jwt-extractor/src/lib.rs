@@ -52,6 +52,9 @@
 //! | `done(null, false)` / `done(err)` | `Err(UserError::Unknown)` (401) / `Err(UserError::Unavailable(..))` (503) |
 //! | `{ session: false }` optional | `JwtLayer::optional()` + `Option<Claims<T>>` |
 //! | a role-checking middleware    | `RequireRole<Admin>`, `require_role::<Admin>()` |
+//! | express-jwt-permissions' `guard.check('notes:write')` on OAuth scopes | `RequireScope<NotesWrite>`, `require_scope::<S>()` (403, `scope="notes:write"`) |
+//! | "log in again to continue" (a recent login) | `MaxAuthAge<300>`, `require_max_auth_age::<300>()` (401, RFC 9470 `max_age="300"`) |
+//! | "use your second factor" (a stronger login) | `RequireAcr<Mfa>`, `require_acr::<A>()` (401, RFC 9470 `acr_values="mfa"`) |
 //!
 //! The extractors never parse a token: they read what the layer verified, so a
 //! route without the layer in front answers 500 and logs which layer is missing.
@@ -74,16 +77,27 @@ mod claims;
 mod guard;
 mod policy;
 mod rejection;
+mod requirement;
 mod roles;
+mod scopes;
+mod step_up;
 mod user;
 
 pub use claims::{Claims, ClaimsType};
-pub use guard::{Guard, GuardFuture, GuardLayer, require, require_claims, require_role};
+pub use guard::{
+    Guard, GuardFuture, GuardLayer, require, require_acr, require_claims, require_max_auth_age,
+    require_role, require_scope,
+};
 pub use policy::{Policy, Require};
 pub use rejection::Rejection;
 #[doc(hidden)]
-pub use roles::__private;
-pub use roles::{AllOf, AnyOf, RequireRole, Role, RoleRequirement};
+pub use requirement::__private;
+pub use requirement::{
+    AcrValues, AllOf, AnyOf, ClaimKind, MultiValued, Requirement, Roles, Scopes,
+};
+pub use roles::{RequireRole, Role, RoleRequirement};
+pub use scopes::{RequireScope, Scope, ScopeRequirement};
+pub use step_up::{AUTH_TIME_FUTURE_TOLERANCE_SECS, Acr, AcrRequirement, MaxAuthAge, RequireAcr};
 pub use user::CurrentUser;
 
 /// The README's quick start, compiled as a doctest so that it cannot rot.

@@ -19,21 +19,16 @@
 //! ```
 //!
 //! Roles are read from the token's claims by the layer's
-//! [`RoleClaim`](jwt_layer::RoleClaim) (default `roles`; also a `role` string, one role compared whole, a
-//! space-separated `scope`/`scp`, or a nested path such as Keycloak's
+//! [`RoleClaim`](jwt_layer::RoleClaim) (default `roles`; also a `role` string, one role compared
+//! whole, a space-separated `scope`/`scp`, or a nested path such as Keycloak's
 //! `realm_access.roles`), from the same decoded object the handler's claims came
-//! from.
+//! from. For OAuth scopes as such (with the RFC 6750 `scope` challenge), use
+//! [`RequireScope`](crate::RequireScope).
 //!
 //! Answers: 401 (RFC 6750 challenge) when the request is not authenticated, 403
 //! with `WWW-Authenticate: Bearer error="insufficient_scope"` when the role is
 //! missing, 500 when no layer is in front of the route.
-use std::marker::PhantomData;
-
-use axum::extract::FromRequestParts;
-use http::request::Parts;
-use jwt_layer::{Anonymous, AuthError, ErrorResponder, VerifiedToken};
-
-use crate::rejection::Rejection;
+use crate::requirement::{Requirement, Roles, requirement_extractor};
 
 /// A role: a type with the string the token carries for it.
 ///
@@ -49,65 +44,29 @@ pub trait Role: Send + Sync + 'static {
     const NAME: &'static str;
 }
 
-/// Something [`RequireRole`] can check: a [`Role`], or [`AnyOf`] / [`AllOf`] a
-/// tuple of requirements.
+impl<R: Role> Requirement<Roles> for R {
+    fn is_met(token: &jwt_layer::VerifiedToken) -> bool {
+        token.has_role(R::NAME)
+    }
+    fn describe() -> String {
+        R::NAME.to_owned()
+    }
+    fn challenge(values: &mut Vec<&'static str>) {
+        values.push(R::NAME);
+    }
+}
+
+/// Something [`RequireRole`] can check: a [`Role`], or [`AnyOf`](crate::AnyOf) /
+/// [`AllOf`](crate::AllOf) a tuple of them ([`Requirement`] over [`Roles`]).
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not a role or a combination of roles",
     label = "not a role",
     note = "declare roles with `jwt_extractor::role!(pub Admin = \"admin\");` (or implement `jwt_extractor::Role`)",
     note = "combine roles with `AnyOf<(A, B)>` or `AllOf<(A, B)>` (a tuple inside one pair of angle brackets)"
 )]
-pub trait RoleRequirement: Send + Sync + 'static {
-    /// Whether `token` satisfies the requirement.
-    fn is_met(token: &VerifiedToken) -> bool;
-    /// A human-readable form, for logs: `admin`, `any of (admin, editor)`.
-    fn describe() -> String;
-}
+pub trait RoleRequirement: Requirement<Roles> {}
 
-impl<R: Role> RoleRequirement for R {
-    fn is_met(token: &VerifiedToken) -> bool {
-        token.has_role(R::NAME)
-    }
-    fn describe() -> String {
-        R::NAME.to_owned()
-    }
-}
-
-/// Met when any of the tuple's requirements is met: `AnyOf<(Admin, Editor)>`.
-pub struct AnyOf<T>(PhantomData<fn() -> T>);
-
-/// Met when all of the tuple's requirements are met: `AllOf<(Admin, Auditor)>`.
-pub struct AllOf<T>(PhantomData<fn() -> T>);
-
-macro_rules! combinations {
-    ($($name:ident),+) => {
-        impl<$($name: RoleRequirement),+> RoleRequirement for AnyOf<($($name,)+)> {
-            fn is_met(token: &VerifiedToken) -> bool {
-                false $(|| $name::is_met(token))+
-            }
-            fn describe() -> String {
-                format!("any of ({})", [$($name::describe()),+].join(", "))
-            }
-        }
-        impl<$($name: RoleRequirement),+> RoleRequirement for AllOf<($($name,)+)> {
-            fn is_met(token: &VerifiedToken) -> bool {
-                true $(&& $name::is_met(token))+
-            }
-            fn describe() -> String {
-                format!("all of ({})", [$($name::describe()),+].join(", "))
-            }
-        }
-    };
-}
-
-combinations!(A);
-combinations!(A, B);
-combinations!(A, B, C);
-combinations!(A, B, C, D);
-combinations!(A, B, C, D, E);
-combinations!(A, B, C, D, E, F);
-combinations!(A, B, C, D, E, F, G);
-combinations!(A, B, C, D, E, F, G, H);
+impl<T: Requirement<Roles>> RoleRequirement for T {}
 
 /// Declares role types.
 ///
@@ -122,108 +81,21 @@ combinations!(A, B, C, D, E, F, G, H);
 /// space-separated); this is checked at compile time.
 #[macro_export]
 macro_rules! role {
-    ($($(#[$meta:meta])* $vis:vis $name:ident = $value:literal),+ $(,)?) => {
-        $(
-            $(#[$meta])*
-            #[doc = concat!("The `", $value, "` role.")]
-            #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-            $vis struct $name;
-
-            impl $crate::Role for $name {
-                const NAME: &'static str = $value;
-            }
-
-            const _: () = assert!(
-                $crate::__private::valid_role_name($value),
-                concat!("role name `", $value, "` must be non-empty and contain no whitespace")
-            );
-        )+
-    };
-}
-
-/// Requires the authenticated token to meet `R` (a [`Role`], [`AnyOf`] or [`AllOf`]).
-///
-/// Holds the [`VerifiedToken`] for handlers that want it.
-pub struct RequireRole<R: RoleRequirement> {
-    token: VerifiedToken,
-    _requirement: PhantomData<fn() -> R>,
-}
-
-impl<R: RoleRequirement> RequireRole<R> {
-    /// The verified token.
-    pub fn token(&self) -> &VerifiedToken {
-        &self.token
-    }
-}
-
-impl<R: RoleRequirement> std::fmt::Debug for RequireRole<R> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RequireRole")
-            .field("requirement", &R::describe())
-            .field("subject", &self.token.subject())
-            .finish()
-    }
-}
-
-/// Checks an authorization rule against the request head: the shared core of the
-/// role and policy extractors and of [`GuardLayer`](crate::GuardLayer).
-pub(crate) fn authorize(
-    parts: &Parts,
-    what: &'static str,
-    allowed: impl FnOnce(&VerifiedToken) -> bool,
-    describe: impl FnOnce() -> String,
-) -> Result<VerifiedToken, Rejection> {
-    let responder = parts.extensions.get::<ErrorResponder>();
-    let Some(token) = parts.extensions.get::<VerifiedToken>() else {
-        if parts.extensions.get::<Anonymous>().is_some() {
-            return Err(Rejection::auth(AuthError::Missing, responder));
-        }
-        return Err(Rejection::missing_layer(what, "any claims type"));
-    };
-    if allowed(token) {
-        Ok(token.clone())
-    } else {
-        tracing::info!(
-            target: "jwt_extractor",
-            subject = token.subject().unwrap_or(""),
-            required = %describe(),
-            "authorization refused"
+    ($($tokens:tt)+) => {
+        $crate::__declare_values!(
+            Role, valid_role_name, "role", "role name", "must be non-empty and contain no whitespace";
+            $($tokens)+
         );
-        Err(Rejection::auth(AuthError::InsufficientScope, responder))
-    }
+    };
 }
 
-impl<S: Send + Sync, R: RoleRequirement> FromRequestParts<S> for RequireRole<R> {
-    type Rejection = Rejection;
-
-    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        let token = authorize(parts, "RequireRole<R>", R::is_met, R::describe)?;
-        Ok(Self {
-            token,
-            _requirement: PhantomData,
-        })
-    }
+/// Requires the authenticated token to meet `R` (a [`Role`], [`AnyOf`](crate::AnyOf)
+/// or [`AllOf`](crate::AllOf)); 403 `insufficient_scope` if it does not.
+///
+/// Holds the [`VerifiedToken`](jwt_layer::VerifiedToken) for handlers that want it.
+pub struct RequireRole<R: RoleRequirement> {
+    token: jwt_layer::VerifiedToken,
+    _requirement: std::marker::PhantomData<fn() -> R>,
 }
 
-#[doc(hidden)]
-pub mod __private {
-    /// Used by [`role!`](crate::role) at compile time.
-    #[expect(
-        clippy::indexing_slicing,
-        reason = "const fn, where iterators are not available; `i < bytes.len()` is the loop condition"
-    )]
-    pub const fn valid_role_name(name: &str) -> bool {
-        let bytes = name.as_bytes();
-        if bytes.is_empty() {
-            return false;
-        }
-        let mut i = 0;
-        while i < bytes.len() {
-            if bytes[i].is_ascii_whitespace() {
-                return false;
-            }
-            i += 1;
-        }
-        true
-    }
-}
+requirement_extractor!(RequireRole, RoleRequirement, Roles);

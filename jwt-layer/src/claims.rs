@@ -218,6 +218,76 @@ impl VerifiedToken {
     pub fn has_role(&self, role: &str) -> bool {
         self.roles().contains(&role)
     }
+
+    /// The OAuth scopes the token grants, read from `scope` and `scp`.
+    ///
+    /// Each of the two claims may be a space-separated string (RFC 6749 §3.3,
+    /// RFC 8693 §4.2) or an array of strings (one scope per element, as
+    /// several providers write `scp`). A claim of any other JSON type, or an
+    /// array holding anything but strings, grants nothing.
+    ///
+    /// When a token carries **both**, a scope is granted only if both grant
+    /// it: a second claim can narrow what the token allows, never widen it
+    /// (an issuer that copies some outside value into one of them cannot add
+    /// a scope that way).
+    pub fn scopes(&self) -> Vec<&str> {
+        let (scope, scp) = (self.raw().get("scope"), self.raw().get("scp"));
+        match (scope.map(scope_list), scp.map(scope_list)) {
+            (Some(Some(one)), None) | (None, Some(Some(one))) => one,
+            (Some(Some(scope)), Some(Some(scp))) => {
+                let scp: std::collections::BTreeSet<&str> = scp.into_iter().collect();
+                scope.into_iter().filter(|s| scp.contains(s)).collect()
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    /// Whether the token grants the OAuth scope `scope` (see [`scopes`](Self::scopes)).
+    pub fn has_scope(&self, scope: &str) -> bool {
+        let grants = |claim: &str| {
+            self.raw()
+                .get(claim)
+                .map(|value| scope_list(value).is_some_and(|list| list.contains(&scope)))
+        };
+        match (grants("scope"), grants("scp")) {
+            (None, None) => false,
+            (Some(one), None) | (None, Some(one)) => one,
+            (Some(a), Some(b)) => a && b,
+        }
+    }
+
+    /// The authentication context class reference (`acr`, OpenID Connect
+    /// Core §2, RFC 9068 §2.2.1): how the user authenticated, e.g. `"mfa"`.
+    /// `None` when absent or not a string.
+    pub fn acr(&self) -> Option<&str> {
+        self.raw().get("acr").and_then(Value::as_str)
+    }
+
+    /// The authentication methods (`amr`, RFC 8176), e.g. `["pwd", "otp"]`;
+    /// empty when absent or not an array (non-string elements are skipped).
+    pub fn amr(&self) -> Vec<&str> {
+        match self.raw().get("amr") {
+            Some(Value::Array(methods)) => methods.iter().filter_map(Value::as_str).collect(),
+            _ => Vec::new(),
+        }
+    }
+
+    /// When the user last actively authenticated (`auth_time`, seconds since
+    /// the Unix epoch): a login, not a refresh. `None` when absent or not a
+    /// non-negative integer.
+    pub fn auth_time(&self) -> Option<u64> {
+        self.raw().get("auth_time").and_then(Value::as_u64)
+    }
+}
+
+/// A `scope` or `scp` value as a list: a space-separated string, or an array
+/// of strings; `None` for anything else (which then grants nothing).
+fn scope_list(value: &Value) -> Option<Vec<&str>> {
+    match value {
+        Value::String(text) => Some(text.split(' ').filter(|s| !s.is_empty()).collect()),
+        Value::Array(items) => items.iter().map(Value::as_str).collect(),
+        _ => None,
+    }
 }
 
 /// The application's claims `T`, verified and decoded once, plus the [`VerifiedToken`].

@@ -27,10 +27,20 @@
 //! | user loader: user not allowed           | 403    | none                                        |
 //! | user loader: cannot load (database down)| 503    | none                                        |
 //! | missing role or failed policy (guards)  | 403    | `error="insufficient_scope"`                |
+//! | missing OAuth scope (scope guards)      | 403    | `error="insufficient_scope"`, `scope="…"` (RFC 6750 §3) |
+//! | authentication too weak or too old (step-up guards) | 401 | `error="insufficient_user_authentication"`, `acr_values="…"` or `max_age="…"` (RFC 9470 §3) |
 //! | cross-site cookie request (CSRF)        | 403    | none                                        |
 //!
 //! The body is a small JSON document with the same `error` and a fixed
 //! `error_description`. Descriptions are constants: they never echo token bytes.
+//! The parameters after the description (`scope`, `acr_values`, `max_age`)
+//! say what the route requires; they come from the guard's configuration,
+//! never from the token ([`AuthError::challenge_parameters`]):
+//!
+//! ```text
+//! WWW-Authenticate: Bearer realm="api", error="insufficient_scope", error_description="The access token lacks the required scope", scope="notes:write"
+//! WWW-Authenticate: Bearer realm="api", error="insufficient_user_authentication", error_description="More recent authentication is required", max_age="300"
+//! ```
 //! Expired tokens say `"The access token expired"` so a client knows to refresh.
 //!
 //! The typed error is also put in the response extensions, so an outer layer can
@@ -139,6 +149,29 @@ pub enum AuthError {
     /// Authenticated, but the token lacks a role or fails a policy (403).
     #[error("The access token lacks the required role or permission")]
     InsufficientScope,
+    /// Authenticated, but the token lacks an OAuth scope the route requires
+    /// (403, `error="insufficient_scope"` with `scope="…"`, RFC 6750 §3).
+    #[error("The access token lacks the required scope")]
+    MissingScope {
+        /// What to ask the authorization server for: scope tokens separated by
+        /// one space, the `scope` challenge parameter. It comes from the
+        /// server's configuration (the guard's type), never from the token.
+        scope: String,
+    },
+    /// Authenticated, but the user's authentication behind the token is too
+    /// weak or too old for the route (401,
+    /// `error="insufficient_user_authentication"`, RFC 9470 §3): the client
+    /// has the user authenticate again, asking for `acr_values` / `max_age`,
+    /// and retries with the new token.
+    #[error("{}", step_up_description(.acr_values.is_some(), .max_age.is_some()))]
+    InsufficientUserAuthentication {
+        /// The acceptable `acr` values, space-separated, in order of
+        /// preference: the `acr_values` challenge parameter.
+        acr_values: Option<String>,
+        /// The largest accepted age of the authentication (`now - auth_time`),
+        /// in seconds: the `max_age` challenge parameter.
+        max_age: Option<u64>,
+    },
     /// The [user loader](crate::JwtLayer::load_user) knows no such user, or
     /// none to let in (passport's `done(null, false)`).
     #[error("The access token's user is not accepted")]
@@ -153,6 +186,16 @@ pub enum AuthError {
     UserUnavailable,
 }
 
+/// The fixed descriptions of RFC 9470 refusals (the RFC's own wording where
+/// it has one).
+fn step_up_description(acr: bool, max_age: bool) -> &'static str {
+    match (acr, max_age) {
+        (true, false) => "A different authentication level is required",
+        (false, true) => "More recent authentication is required",
+        _ => "A more recent or stronger authentication is required",
+    }
+}
+
 /// The RFC 6750 §3.1 error code an [`AuthError`] maps to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorCode {
@@ -164,6 +207,9 @@ pub enum ErrorCode {
     InvalidToken,
     /// `insufficient_scope`: authenticated, but not allowed (used by authorization guards).
     InsufficientScope,
+    /// `insufficient_user_authentication` (RFC 9470): authenticated, but the
+    /// user must authenticate again, more recently or more strongly.
+    InsufficientUserAuthentication,
 }
 
 impl ErrorCode {
@@ -174,6 +220,7 @@ impl ErrorCode {
             ErrorCode::InvalidRequest => Some("invalid_request"),
             ErrorCode::InvalidToken => Some("invalid_token"),
             ErrorCode::InsufficientScope => Some("insufficient_scope"),
+            ErrorCode::InsufficientUserAuthentication => Some("insufficient_user_authentication"),
         }
     }
 }
@@ -189,7 +236,12 @@ impl AuthError {
             AuthError::StoreUnavailable | AuthError::SourceFailed | AuthError::UserUnavailable => {
                 ErrorCode::None
             }
-            AuthError::InsufficientScope => ErrorCode::InsufficientScope,
+            AuthError::InsufficientScope | AuthError::MissingScope { .. } => {
+                ErrorCode::InsufficientScope
+            }
+            AuthError::InsufficientUserAuthentication { .. } => {
+                ErrorCode::InsufficientUserAuthentication
+            }
             AuthError::CrossSiteRequest | AuthError::UserForbidden => ErrorCode::None,
             _ => ErrorCode::InvalidToken,
         }
@@ -205,6 +257,7 @@ impl AuthError {
                 StatusCode::SERVICE_UNAVAILABLE
             }
             AuthError::InsufficientScope
+            | AuthError::MissingScope { .. }
             | AuthError::CrossSiteRequest
             | AuthError::UserForbidden => StatusCode::FORBIDDEN,
             _ => StatusCode::UNAUTHORIZED,
@@ -241,12 +294,40 @@ impl AuthError {
             AuthError::UnknownUser => "unknown_user",
             AuthError::UserForbidden => "user_forbidden",
             AuthError::UserUnavailable => "user_unavailable",
+            AuthError::MissingScope { .. } => "missing_scope",
+            AuthError::InsufficientUserAuthentication { .. } => "insufficient_user_authentication",
+        }
+    }
+
+    /// The challenge parameters this error adds after `error_description`:
+    /// `scope` ([`MissingScope`](Self::MissingScope)), `acr_values` and
+    /// `max_age` ([`InsufficientUserAuthentication`](Self::InsufficientUserAuthentication)),
+    /// in that order; empty for every other error. For an
+    /// [`on_error`](crate::JwtLayer::on_error) hook that writes its own challenge.
+    pub fn challenge_parameters(&self) -> Vec<(&'static str, String)> {
+        match self {
+            AuthError::MissingScope { scope } => vec![("scope", scope.clone())],
+            AuthError::InsufficientUserAuthentication {
+                acr_values,
+                max_age,
+            } => acr_values
+                .iter()
+                .map(|acr| ("acr_values", acr.clone()))
+                .chain(max_age.map(|age| ("max_age", age.to_string())))
+                .collect(),
+            _ => Vec::new(),
         }
     }
 
     /// The default response: status, RFC 6750 challenge and a JSON body.
     pub fn to_response(&self, realm: &str) -> Response<Bytes> {
-        error_response(self.status(), self.code(), &self.to_string(), realm)
+        build_response(
+            self.status(),
+            self.code(),
+            &self.to_string(),
+            realm,
+            &self.challenge_parameters(),
+        )
     }
 
     /// The gRPC status code this error is answered with on a gRPC request:
@@ -330,6 +411,17 @@ pub fn error_response(
     description: &str,
     realm: &str,
 ) -> Response<Bytes> {
+    build_response(status, code, description, realm, &[])
+}
+
+/// [`error_response`] with extra challenge parameters (`scope`, `acr_values`, …).
+fn build_response(
+    status: StatusCode,
+    code: ErrorCode,
+    description: &str,
+    realm: &str,
+    parameters: &[(&'static str, String)],
+) -> Response<Bytes> {
     let body = serde_json::json!({
         "error": code.as_str().unwrap_or(match status {
             StatusCode::FORBIDDEN => "forbidden",
@@ -351,7 +443,7 @@ pub fn error_response(
     if status == StatusCode::UNAUTHORIZED || code != ErrorCode::None {
         headers.insert(
             header::WWW_AUTHENTICATE,
-            challenge(realm, code, description),
+            challenge_with(realm, code, description, parameters),
         );
     }
     response
@@ -359,12 +451,27 @@ pub fn error_response(
 
 /// The `WWW-Authenticate` value for a Bearer challenge (RFC 6750 §3).
 pub fn challenge(realm: &str, code: ErrorCode, description: &str) -> HeaderValue {
+    challenge_with(realm, code, description, &[])
+}
+
+/// [`challenge`] with extra parameters after the description, each value
+/// sanitized like the others (they come from configuration, but a header must
+/// stay one header whatever a caller puts there).
+fn challenge_with(
+    realm: &str,
+    code: ErrorCode,
+    description: &str,
+    parameters: &[(&'static str, String)],
+) -> HeaderValue {
     let mut value = format!("Bearer realm=\"{}\"", quote_safe(realm));
     if let Some(code) = code.as_str() {
         value.push_str(&format!(
             ", error=\"{code}\", error_description=\"{}\"",
             quote_safe(description)
         ));
+        for (name, parameter) in parameters {
+            value.push_str(&format!(", {name}=\"{}\"", quote_safe(parameter)));
+        }
     }
     // Realm and descriptions are sanitized to visible ASCII, so this cannot fail;
     // fall back to the bare scheme rather than panic if it ever did.
@@ -547,6 +654,50 @@ mod tests {
         assert_eq!(grpc_percent_encode("plain text"), "plain text");
         assert_eq!(grpc_percent_encode("100% sure"), "100%25 sure");
         assert_eq!(grpc_percent_encode("caf\u{e9}\n"), "caf%C3%A9%0A");
+    }
+
+    #[test]
+    fn challenge_parameters_follow_the_description() {
+        let challenge = |err: AuthError| {
+            err.to_response("api").headers()[header::WWW_AUTHENTICATE]
+                .to_str()
+                .unwrap()
+                .to_owned()
+        };
+        assert_eq!(
+            challenge(AuthError::MissingScope {
+                scope: "notes:write notes:admin".into()
+            }),
+            r#"Bearer realm="api", error="insufficient_scope", error_description="The access token lacks the required scope", scope="notes:write notes:admin""#
+        );
+        assert_eq!(
+            challenge(AuthError::InsufficientUserAuthentication {
+                acr_values: None,
+                max_age: Some(300)
+            }),
+            r#"Bearer realm="api", error="insufficient_user_authentication", error_description="More recent authentication is required", max_age="300""#
+        );
+        assert_eq!(
+            challenge(AuthError::InsufficientUserAuthentication {
+                acr_values: Some("mfa phr".into()),
+                max_age: None
+            }),
+            r#"Bearer realm="api", error="insufficient_user_authentication", error_description="A different authentication level is required", acr_values="mfa phr""#
+        );
+        // Built by hand with hostile text, a parameter still cannot end its
+        // quoted string or the header.
+        assert_eq!(
+            challenge(AuthError::MissingScope {
+                scope: "a\", error=\"x\r\nSet-Cookie: y".into()
+            }),
+            r#"Bearer realm="api", error="insufficient_scope", error_description="The access token lacks the required scope", scope="a, error=xSet-Cookie: y""#
+        );
+        assert!(AuthError::Expired.challenge_parameters().is_empty());
+        assert!(
+            AuthError::InsufficientScope
+                .challenge_parameters()
+                .is_empty()
+        );
     }
 
     #[test]

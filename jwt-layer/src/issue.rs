@@ -25,7 +25,9 @@
 //! Every token carries `typ: at+jwt` (RFC 9068), the key's `kid`, `iss` and `aud`
 //! from the [`Validator`], `sub`, `iat`, `nbf`, `exp` from the TTL, a random
 //! `jti`, and `client_id` when set with [`TokenIssuer::client_id`] (with an
-//! issuer and an audience configured, that makes a complete RFC 9068 token). [`TokenIssuer::new`] signs and verifies a probe token, so an issuer whose
+//! issuer and an audience configured, that makes a complete RFC 9068 token);
+//! with [`TokenIssuer::issue_authenticated`], also `auth_time`, `acr` and
+//! `amr` from an [`Authentication`]. [`TokenIssuer::new`] signs and verifies a probe token, so an issuer whose
 //! key or claims the validator would refuse is a configuration error at start-up,
 //! not a 401 at the first request.
 use std::time::Duration;
@@ -46,7 +48,10 @@ use crate::validate::{ACCESS_TOKEN_TYPE, Validator, now};
 pub(crate) const DEFAULT_ACCESS_TTL: Duration = Duration::from_secs(15 * 60);
 
 /// Claims the issuer sets itself; application claims may not use these names.
-pub(crate) const RESERVED_CLAIMS: [&str; 9] = [
+/// `acr`, `amr` and `auth_time` come only from an [`Authentication`], so that
+/// no application value (a profile field copied into the claims) can pass for
+/// a recent or strong login.
+pub(crate) const RESERVED_CLAIMS: [&str; 12] = [
     "iss",
     "sub",
     "aud",
@@ -56,6 +61,9 @@ pub(crate) const RESERVED_CLAIMS: [&str; 9] = [
     "jti",
     "sid",
     "client_id",
+    "acr",
+    "amr",
+    "auth_time",
 ];
 
 /// Signs access tokens.
@@ -180,6 +188,34 @@ impl TokenIssuer {
         self.issue_in_session(subject, claims, None)
     }
 
+    /// As [`issue`](Self::issue), recording how and when the user
+    /// authenticated: the token carries `auth_time`, and `acr` / `amr` when
+    /// set (RFC 9068 §2.2.1), which step-up guards (RFC 9470) check.
+    ///
+    /// ```
+    /// # use jwt_layer::{Algorithm, KeySet, SigningKey, TokenIssuer, Validator};
+    /// use jwt_layer::Authentication;
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let signing = SigningKey::hmac(Algorithm::HS256, &[1; 32])?;
+    /// # let validator = Validator::builder(KeySet::single(signing.verifying_key())).build()?;
+    /// # let issuer = TokenIssuer::new(signing, validator.clone())?;
+    /// // After the password and a one-time code were checked:
+    /// let login = Authentication::now().with_acr("mfa").with_amr(["pwd", "otp"]);
+    /// let token = issuer.issue_authenticated("user-1", &serde_json::json!({}), &login)?;
+    /// let verified = validator.verify::<serde_json::Value>(&token.access_token)?;
+    /// assert_eq!(verified.token().acr(), Some("mfa"));
+    /// assert_eq!(verified.token().auth_time(), Some(login.auth_time()));
+    /// # Ok(()) }
+    /// ```
+    pub fn issue_authenticated<C: Serialize + ?Sized>(
+        &self,
+        subject: &str,
+        claims: &C,
+        authentication: &Authentication,
+    ) -> Result<IssuedToken, IssueError> {
+        self.sign(subject, claims, None, Some(authentication))
+    }
+
     /// As [`issue`](Self::issue), with a session id (`sid`): the refresh session the
     /// token belongs to, so that revoking the session also revokes the token.
     pub fn issue_in_session<C: Serialize + ?Sized>(
@@ -187,6 +223,17 @@ impl TokenIssuer {
         subject: &str,
         claims: &C,
         session: Option<&str>,
+    ) -> Result<IssuedToken, IssueError> {
+        self.sign(subject, claims, session, None)
+    }
+
+    /// Signs a token: the application's claims, then the issuer's own.
+    pub(crate) fn sign<C: Serialize + ?Sized>(
+        &self,
+        subject: &str,
+        claims: &C,
+        session: Option<&str>,
+        authentication: Option<&Authentication>,
     ) -> Result<IssuedToken, IssueError> {
         let mut object = match serde_json::to_value(claims) {
             Ok(Value::Object(map)) => map,
@@ -231,6 +278,15 @@ impl TokenIssuer {
         if let Some(session) = session {
             object.insert("sid".into(), session.into());
         }
+        if let Some(authentication) = authentication {
+            object.insert("auth_time".into(), authentication.auth_time.into());
+            if let Some(acr) = &authentication.acr {
+                object.insert("acr".into(), acr.as_str().into());
+            }
+            if !authentication.amr.is_empty() {
+                object.insert("amr".into(), authentication.amr.clone().into());
+            }
+        }
         let mut header = Header::new(self.signing.algorithm());
         header.typ = Some(ACCESS_TOKEN_TYPE.to_owned());
         header.kid = self.signing.kid().map(str::to_owned);
@@ -248,6 +304,84 @@ impl TokenIssuer {
     /// The public keys of the validator as a JWKS document (HMAC keys are never published).
     pub fn jwks(&self) -> jsonwebtoken::jwk::JwkSet {
         self.validator.keys().jwks()
+    }
+}
+
+/// How and when the user authenticated: the `auth_time`, `acr` and `amr`
+/// claims of the tokens of one login (RFC 9068 §2.2.1, OpenID Connect Core
+/// §2).
+///
+/// Give it to [`TokenIssuer::issue_authenticated`] or
+/// [`RefreshTokens::login_authenticated`](crate::RefreshTokens::login_authenticated);
+/// refresh sessions keep it, so every access token of a login carries the
+/// login's `auth_time`, however often it is refreshed: a refresh is not an
+/// authentication.
+///
+/// ```
+/// use jwt_layer::Authentication;
+///
+/// let password_only = Authentication::now().with_amr(["pwd"]);
+/// let strong = Authentication::now().with_acr("mfa").with_amr(["pwd", "otp"]);
+/// assert_eq!(strong.acr(), Some("mfa"));
+/// assert_eq!(password_only.acr(), None);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct Authentication {
+    auth_time: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    acr: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    amr: Vec<String>,
+}
+
+impl Authentication {
+    /// The user authenticated just now (`auth_time` = the current second), no
+    /// `acr`, no `amr`.
+    pub fn now() -> Self {
+        Self::at(now())
+    }
+
+    /// The user authenticated at `auth_time` (seconds since the Unix epoch),
+    /// e.g. when an identity provider's login happened before this call.
+    pub fn at(auth_time: u64) -> Self {
+        Self {
+            auth_time,
+            acr: None,
+            amr: Vec::new(),
+        }
+    }
+
+    /// Sets the authentication context class reference (`acr`), e.g. `"mfa"`
+    /// or a URI your identity provider defines (default: none).
+    pub fn with_acr(mut self, acr: impl Into<String>) -> Self {
+        self.acr = Some(acr.into());
+        self
+    }
+
+    /// Sets the authentication methods (`amr`, RFC 8176 values such as
+    /// `"pwd"`, `"otp"`, `"hwk"`; default: none).
+    pub fn with_amr<I, S>(mut self, methods: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.amr = methods.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// When the user authenticated, in seconds since the Unix epoch.
+    pub fn auth_time(&self) -> u64 {
+        self.auth_time
+    }
+
+    /// The `acr`, if set.
+    pub fn acr(&self) -> Option<&str> {
+        self.acr.as_deref()
+    }
+
+    /// The `amr`.
+    pub fn amr(&self) -> &[String] {
+        &self.amr
     }
 }
 

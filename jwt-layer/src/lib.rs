@@ -184,7 +184,7 @@ pub use error::{AuthError, ConfigError, DEFAULT_REALM, ErrorCode, ErrorResponder
 pub use future::BoxFuture;
 pub use hook::{LoadUser, UserError};
 #[cfg(feature = "issue")]
-pub use issue::{IssueError, IssuedToken, SigningKey, TokenIssuer};
+pub use issue::{Authentication, IssueError, IssuedToken, SigningKey, TokenIssuer};
 pub use jsonwebtoken::Algorithm;
 pub use jsonwebtoken::jwk::{Jwk, JwkSet};
 pub use keys::{KeySet, VerifyingKey};

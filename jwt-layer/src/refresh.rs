@@ -30,7 +30,10 @@
 //!
 //! Each login starts a *session* (RFC 9700 calls it a refresh token family).
 //! The store keeps per session a constant amount of state, whatever the number
-//! of rotations: the subject, the claims, the SHA-256 of the current secret
+//! of rotations: the subject, the claims, the login's
+//! [`Authentication`] (`auth_time`, `acr`, `amr`,
+//! which every access token of the session repeats: a refresh is not a new
+//! login), the SHA-256 of the current secret
 //! (and of the previous one), the generation and times. A refresh presents the
 //! handle, which names the session, and the secret:
 //! - the current secret: the session rotates atomically (new secret,
@@ -84,7 +87,7 @@ use sha2::{Digest, Sha256};
 use crate::claims::VerifiedToken;
 use crate::error::ConfigError;
 use crate::future::BoxFuture;
-use crate::issue::{IssueError, IssuedToken, TokenIssuer, random_token};
+use crate::issue::{Authentication, IssueError, IssuedToken, TokenIssuer, random_token};
 use crate::revocation::{RevocationCheck, RevocationError};
 use crate::store::{NewSession, RevocationQuery, Rotation, RotationRequest, Store, StoreError};
 
@@ -235,10 +238,29 @@ impl RefreshTokens {
     /// login (call [`logout_everywhere`](Self::logout_everywhere) to force it).
     /// Beyond the store's per-subject bound, the subject's oldest session is
     /// evicted.
+    ///
+    /// The tokens carry `auth_time` = now (the user just authenticated); use
+    /// [`login_authenticated`](Self::login_authenticated) to record `acr` and
+    /// `amr` as well.
     pub async fn login<C: Serialize + ?Sized>(
         &self,
         subject: &str,
         claims: &C,
+    ) -> Result<TokenPair, RefreshError> {
+        self.login_authenticated(subject, claims, &Authentication::now())
+            .await
+    }
+
+    /// As [`login`](Self::login), recording how and when the user
+    /// authenticated. The session keeps `authentication`: every access token
+    /// of this login, refreshed or not, carries its `auth_time`, `acr` and
+    /// `amr`. A refresh is not an authentication, so it never makes a login
+    /// look more recent to a step-up guard (RFC 9470); only a new login does.
+    pub async fn login_authenticated<C: Serialize + ?Sized>(
+        &self,
+        subject: &str,
+        claims: &C,
+        authentication: &Authentication,
     ) -> Result<TokenPair, RefreshError> {
         let claims =
             serde_json::to_value(claims).map_err(|e| IssueError::Signing(e.to_string()))?;
@@ -251,10 +273,10 @@ impl RefreshTokens {
             .saturating_add(millis(self.inner.idle))
             .min(absolute_expiry_ms);
         // Sign first: nothing is stored for a login that cannot be completed.
-        let access = self
-            .inner
-            .issuer
-            .issue_in_session(subject, &claims, Some(&session))?;
+        let access =
+            self.inner
+                .issuer
+                .sign(subject, &claims, Some(&session), Some(authentication))?;
         self.inner
             .store
             .create_session(
@@ -262,6 +284,7 @@ impl RefreshTokens {
                     id: &session,
                     subject,
                     claims: &claims,
+                    authentication,
                     secret_hash: &hash(&secret),
                     absolute_expiry_ms,
                     idle_expiry_ms,
@@ -304,10 +327,12 @@ impl RefreshTokens {
             .await?;
         match rotation {
             Rotation::Rotated(state) => {
-                let access = self.inner.issuer.issue_in_session(
+                // The login's authentication, not now: a refresh is not a login.
+                let access = self.inner.issuer.sign(
                     &state.subject,
                     &state.claims,
                     Some(&session),
+                    Some(&state.authentication),
                 )?;
                 Ok(TokenPair {
                     access,

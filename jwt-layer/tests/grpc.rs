@@ -113,6 +113,56 @@ async fn a_tonic_client_sees_grpc_statuses() {
     assert_eq!(check(addr, Some(&hs256(&claims))).await.unwrap(), 1);
 }
 
+/// `jwt-extractor`'s step-up and scope guards behind the layer: a tonic client
+/// sees `UNAUTHENTICATED` with the RFC 9470 challenge (the login is too old),
+/// `PERMISSION_DENIED` with the RFC 6750 `scope` (a scope is missing), and
+/// gets through with a recent login and the scope.
+#[tokio::test]
+async fn a_tonic_client_sees_step_up_and_scope_refusals() {
+    jwt_extractor::scope!(HealthRead = "health:read");
+    let (_reporter, health) = tonic_health::server::health_reporter();
+    let router = tonic::service::Routes::new(health)
+        .into_axum_router()
+        .route_layer(jwt_extractor::require_scope::<HealthRead>())
+        .route_layer(jwt_extractor::require_max_auth_age::<300>())
+        .layer(JwtLayer::<serde_json::Value>::new(validator()));
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    let token = |auth_time: u64, scope: &str| {
+        let mut claims = good_claims();
+        claims["auth_time"] = json!(auth_time);
+        claims["scope"] = json!(scope);
+        hs256(&claims)
+    };
+
+    let status = check(addr, Some(&token(now() - 600, "health:read")))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::Unauthenticated, "{status:?}");
+    assert_eq!(status.message(), "More recent authentication is required");
+    assert_eq!(
+        status.metadata().get("www-authenticate").unwrap(),
+        r#"Bearer realm="api", error="insufficient_user_authentication", error_description="More recent authentication is required", max_age="300""#
+    );
+
+    let status = check(addr, Some(&token(now() - 10, "openid")))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::PermissionDenied, "{status:?}");
+    assert_eq!(
+        status.metadata().get("www-authenticate").unwrap(),
+        r#"Bearer realm="api", error="insufficient_scope", error_description="The access token lacks the required scope", scope="health:read""#
+    );
+
+    assert_eq!(
+        check(addr, Some(&token(now() - 10, "openid health:read")))
+            .await
+            .unwrap(),
+        1
+    );
+}
+
 /// Plain HTTP requests to the same layer are still refused in JSON.
 #[tokio::test]
 async fn http_requests_still_get_json() {

@@ -24,6 +24,8 @@ fn is_token_error(err: &AuthError) -> bool {
             | AuthError::SourceFailed
             | AuthError::CrossSiteRequest
             | AuthError::InsufficientScope
+            | AuthError::MissingScope { .. }
+            | AuthError::InsufficientUserAuthentication { .. }
     )
 }
 

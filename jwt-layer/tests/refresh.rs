@@ -11,8 +11,8 @@ use common::*;
 use http::StatusCode;
 use jwt_layer::store::{MemoryStore, RedisStore, Store};
 use jwt_layer::{
-    Algorithm, AuthError, ConfigError, JwtLayer, KeySet, RefreshError, RefreshTokens, SigningKey,
-    TokenIssuer, TokenPair, Validator, VerifyingKey,
+    Algorithm, AuthError, Authentication, ConfigError, IssueError, JwtLayer, KeySet, RefreshError,
+    RefreshTokens, SigningKey, TokenIssuer, TokenPair, Validator, VerifyingKey,
 };
 use redis_server::{Durability, RedisServer};
 use serde_json::json;
@@ -504,7 +504,62 @@ async fn epoch_outlives_sessions(h: Harness) {
     assert_revoked(&app(&long), &pair).await;
 }
 
+/// A refresh is not a login: every access token of a session carries the
+/// login's `auth_time`, `acr` and `amr`, however often it is refreshed; a
+/// plain login records now. The application cannot set them as claims.
+async fn authentication_survives_refresh(h: Harness) {
+    let tokens = tokens(h.store, Duration::from_secs(60));
+    let verify = |pair: &TokenPair| {
+        tokens
+            .issuer()
+            .validator()
+            .verify::<serde_json::Value>(&pair.access.access_token)
+            .unwrap()
+    };
+    let login_time = now() - 3600;
+    let login = Authentication::at(login_time)
+        .with_acr("mfa")
+        .with_amr(["pwd", "otp"]);
+    let mut pair = tokens
+        .login_authenticated("user-1", &claims(), &login)
+        .await
+        .unwrap();
+    for _ in 0..3 {
+        let verified = verify(&pair);
+        assert_eq!(verified.token().auth_time(), Some(login_time));
+        assert_eq!(verified.token().acr(), Some("mfa"));
+        assert_eq!(verified.token().amr(), ["pwd", "otp"]);
+        assert_eq!(verified.claims()["name"], "Ada");
+        pair = tokens.refresh(&pair.refresh_token).await.unwrap();
+    }
+
+    let before = now();
+    let plain = tokens.login("user-2", &claims()).await.unwrap();
+    let auth_time = verify(&plain).token().auth_time().unwrap();
+    assert!((before..=now()).contains(&auth_time));
+    assert_eq!(verify(&plain).token().acr(), None);
+    assert!(verify(&plain).token().amr().is_empty());
+    // A second later, a refresh issues a token of a later `iat`, same `auth_time`.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let refreshed = tokens.refresh(&plain.refresh_token).await.unwrap();
+    let verified = verify(&refreshed);
+    assert!(verified.token().registered().iat > Some(auth_time));
+    assert_eq!(verified.token().auth_time(), Some(auth_time));
+
+    for name in ["auth_time", "acr", "amr"] {
+        assert_eq!(
+            tokens.login("user-3", &json!({ name: 1 })).await,
+            Err(RefreshError::Issue(IssueError::ReservedClaim(name.into())))
+        );
+    }
+}
+
 // ------------------------------------------------------------- memory store
+
+#[tokio::test]
+async fn memory_authentication_survives_refresh() {
+    authentication_survives_refresh(memory(64)).await;
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn memory_lifecycle() {
@@ -672,7 +727,44 @@ async fn redis_scenarios() {
         lifetimes(redis(&server, 64).await),
         forged_and_hostile(redis(&server, 64).await),
         epoch_outlives_sessions(redis(&server, 64).await),
+        authentication_survives_refresh(redis(&server, 64).await),
     );
+}
+
+/// A session stored before sessions kept their authentication has no `authn`
+/// field: its login time is its creation, which is what `login` records.
+#[tokio::test]
+async fn redis_session_without_authentication_is_its_creation() {
+    let server = RedisServer::start();
+    let store: Arc<dyn Store> = Arc::new(RedisStore::connect(&server.url).await.unwrap());
+    let tokens = tokens(store, Duration::from_secs(60));
+    let before = now();
+    let pair = tokens
+        .login_authenticated(
+            "user-1",
+            &claims(),
+            &Authentication::at(before - 600).with_acr("mfa"),
+        )
+        .await
+        .unwrap();
+    let removed: i64 = redis::cmd("HDEL")
+        .arg(format!("jwt:{{s:{}}}", pair.session))
+        .arg("authn")
+        .query(&mut server.connection())
+        .unwrap();
+    assert_eq!(
+        removed, 1,
+        "the session keeps its authentication in `authn`"
+    );
+    let next = tokens.refresh(&pair.refresh_token).await.unwrap();
+    let verified = tokens
+        .issuer()
+        .validator()
+        .verify::<serde_json::Value>(&next.access.access_token)
+        .unwrap();
+    let auth_time = verified.token().auth_time().unwrap();
+    assert!((before..=now()).contains(&auth_time), "{auth_time}");
+    assert_eq!(verified.token().acr(), None);
 }
 
 /// Log out everywhere with 10 000 sessions of one subject costs a constant

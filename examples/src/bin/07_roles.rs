@@ -1,5 +1,7 @@
 //! 07 — roles: authorization the compiler checks. `RequireRole<Admin>` on a
-//! handler, `AnyOf` for alternatives, and `require_role` on a whole route group.
+//! handler, `AnyOf` for alternatives, and `require_role` on a whole route group;
+//! OAuth scopes (`RequireScope<NotesWrite>`), and a recent login for a password
+//! change (`MaxAuthAge<300>`, RFC 9470 step-up).
 //!
 //! ```console
 //! cargo run -p examples --bin 07_roles
@@ -7,12 +9,16 @@
 use std::sync::Arc;
 
 use axum::extract::State;
+use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use examples::{ApiError, AppClaims, LoginRequest, Users};
-use jwt_extractor::{AnyOf, Claims, RequireRole, require_role, role};
-use jwt_layer::{Algorithm, JwtLayer, KeySet, SigningKey, TokenIssuer, Validator};
+use jwt_extractor::{
+    AnyOf, Claims, MaxAuthAge, RequireRole, RequireScope, require_role, role, scope,
+};
+use jwt_layer::{Algorithm, Authentication, JwtLayer, KeySet, SigningKey, TokenIssuer, Validator};
+use serde::Deserialize;
 use serde_json::json;
 
 // ANCHOR: roles
@@ -20,6 +26,13 @@ use serde_json::json;
 role!(pub Admin = "admin");
 role!(pub Auditor = "auditor");
 // ANCHOR_END: roles
+
+// ANCHOR: scopes
+// A scope is what a client was granted (OAuth): the token's `scope` claim.
+scope!(pub NotesRead = "notes:read", pub NotesWrite = "notes:write");
+/// What a login grants when the client does not ask for less.
+const ALL_SCOPES: [&str; 2] = ["notes:read", "notes:write"];
+// ANCHOR_END: scopes
 
 struct AppState {
     users: Users,
@@ -51,6 +64,8 @@ async fn main() -> Result<(), examples::BoxError> {
         .route("/me", get(me))
         .route("/stats", get(stats))
         .route("/reports", get(reports))
+        .route("/notes", get(list_notes).post(add_note))
+        .route("/account/password", post(change_password))
         .merge(admin)
         // Outermost: authenticate first (401), then the guards authorize (403).
         .layer(JwtLayer::<AppClaims>::new(validator));
@@ -77,19 +92,77 @@ async fn reports(_: RequireRole<AnyOf<(Admin, Auditor)>>) -> &'static str {
 }
 // ANCHOR_END: handlers
 
+// ANCHOR: scoped_handlers
+/// Any token granted `notes:read`, whatever the user's roles.
+async fn list_notes(notes: RequireScope<NotesRead>) -> String {
+    format!("notes of {}", notes.token().subject().unwrap_or("?"))
+}
+
+/// Writing needs `notes:write`; a read-only client's token is refused (403).
+async fn add_note(_: RequireScope<NotesWrite>) -> StatusCode {
+    StatusCode::CREATED
+}
+// ANCHOR_END: scoped_handlers
+
+#[derive(Deserialize)]
+struct NewPassword {
+    new_password: String,
+}
+
+// ANCHOR: step_up
+/// A stolen token must not be enough to lock the owner out: changing the
+/// password needs a login at most five minutes old (the token's `auth_time`).
+/// Older: 401 `insufficient_user_authentication` with `max_age="300"`.
+async fn change_password(
+    fresh: MaxAuthAge<300>,
+    Json(request): Json<NewPassword>,
+) -> Result<StatusCode, ApiError> {
+    if request.new_password.len() < 8 {
+        return Err(ApiError::InvalidRequest("the new password is too short"));
+    }
+    // The example's users are fixed; a real handler would hash and store the
+    // new password here, and log the user's other sessions out.
+    tracing::info!(user = fresh.token().subject(), "password changed");
+    Ok(StatusCode::NO_CONTENT)
+}
+// ANCHOR_END: step_up
+
+// ANCHOR: login
+/// `POST /login` with an optional `scope`: a client may ask for less than
+/// everything (`"scope": "notes:read"`), never for more.
+#[derive(Deserialize)]
+struct ScopedLogin {
+    #[serde(flatten)]
+    credentials: LoginRequest,
+    scope: Option<String>,
+}
+
 async fn login(
     State(state): State<Arc<AppState>>,
-    Json(request): Json<LoginRequest>,
+    Json(request): Json<ScopedLogin>,
 ) -> Result<Response, ApiError> {
+    let ScopedLogin { credentials, scope } = request;
     let Some(user) = state
         .users
-        .authenticate(&request.username, &request.password)
+        .authenticate(&credentials.username, &credentials.password)
         .await?
     else {
         return Err(ApiError::InvalidCredentials);
     };
+    // RFC 6749 §3.3: grant what was asked for and may be granted.
+    let granted: Vec<&str> = match scope.as_deref() {
+        Some(asked) => ALL_SCOPES
+            .into_iter()
+            .filter(|s| asked.split(' ').any(|a| a == *s))
+            .collect(),
+        None => ALL_SCOPES.to_vec(),
+    };
+    let claims = json!({ "roles": user.roles, "scope": granted.join(" ") });
+    // The password was just checked: `auth_time` is now, the method `pwd`.
+    let login = Authentication::now().with_amr(["pwd"]);
     let token = state
         .issuer
-        .issue(&user.username, &json!({ "roles": user.roles }))?;
+        .issue_authenticated(&user.username, &claims, &login)?;
     Ok(examples::no_store(Json(token)))
 }
+// ANCHOR_END: login

@@ -220,6 +220,7 @@ impl Store for MemoryStore {
                             id: new.id.to_owned(),
                             subject: new.subject.to_owned(),
                             claims: new.claims.clone(),
+                            authentication: new.authentication.clone(),
                             generation: 0,
                             created_ms: now_ms,
                             last_used_ms: now_ms,

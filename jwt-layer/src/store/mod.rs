@@ -15,7 +15,7 @@
 //! A store keeps, and nothing else:
 //! - **sessions** (what RFC 9700 calls a refresh token *family*): one per login,
 //!   a constant amount of state however many rotations happen: subject, claims,
-//!   the SHA-256 of the current refresh secret and of the previous one, the
+//!   the login's authentication (`auth_time`, `acr`, `amr`), the SHA-256 of the current refresh secret and of the previous one, the
 //!   generation (number of rotations), the subject's logout epoch at creation,
 //!   and times (created, last used, last rotated, absolute and idle expiry);
 //! - **per subject**: the ids of its sessions, in creation order (at most a
@@ -38,6 +38,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::future::BoxFuture;
+use crate::issue::Authentication;
 
 mod memory;
 pub use memory::{DEFAULT_MAX_SESSIONS, MemoryStore};
@@ -66,6 +67,9 @@ pub struct Session {
     pub subject: String,
     /// The application claims its access tokens carry (a JSON object).
     pub claims: serde_json::Value,
+    /// How and when the user authenticated at login: every access token of
+    /// the session carries it, so a refresh never looks like a new login.
+    pub authentication: Authentication,
     /// How many times it was rotated.
     pub generation: u64,
     /// Unix ms of the login.
@@ -87,6 +91,8 @@ pub struct NewSession<'a> {
     pub subject: &'a str,
     /// The application claims (a JSON object).
     pub claims: &'a serde_json::Value,
+    /// How and when the user authenticated (kept for the session's life).
+    pub authentication: &'a Authentication,
     /// SHA-256 of the first refresh secret, base64url.
     pub secret_hash: &'a str,
     /// Unix ms after which no refresh is possible.

@@ -12,6 +12,7 @@ use super::{
     Session, Store, StoreError,
 };
 use crate::future::BoxFuture;
+use crate::issue::Authentication;
 
 /// A [`Store`] in Redis (feature `redis`), for applications running on several
 /// instances.
@@ -205,11 +206,11 @@ fn ttl_ms(until_ms: u64, now_ms: u64) -> String {
 }
 
 /// KEYS: session. ARGV: subject, claims, secret hash, now, absolute expiry,
-/// idle expiry, epoch, ttl (ms).
+/// idle expiry, epoch, ttl (ms), authentication (JSON).
 const CREATE: &str = r#"
 redis.call('HSET', KEYS[1], 'sub', ARGV[1], 'claims', ARGV[2], 'cur', ARGV[3], 'prev', '',
   'rot', ARGV[4], 'created', ARGV[4], 'used', ARGV[4], 'gen', '0',
-  'abs', ARGV[5], 'idle', ARGV[6], 'epoch', ARGV[7])
+  'abs', ARGV[5], 'idle', ARGV[6], 'epoch', ARGV[7], 'authn', ARGV[9])
 redis.call('PEXPIRE', KEYS[1], ARGV[8])
 return 1
 "#;
@@ -246,7 +247,7 @@ const ROTATE: &str = r#"
 local k = KEYS[1]
 local presented, nxt = ARGV[1], ARGV[2]
 local now, idle, grace, horizon = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
-local f = redis.call('HMGET', k, 'cur', 'prev', 'rot', 'abs', 'idle', 'sub', 'claims', 'gen', 'created', 'epoch')
+local f = redis.call('HMGET', k, 'cur', 'prev', 'rot', 'abs', 'idle', 'sub', 'claims', 'gen', 'created', 'epoch', 'authn')
 if not f[1] then return {'unknown'} end
 local abs, idle_exp = tonumber(f[4]), tonumber(f[5])
 if presented == f[1] then
@@ -256,7 +257,7 @@ if presented == f[1] then
   local now_s, idle_s = string.format('%d', now), string.format('%d', new_idle)
   redis.call('HSET', k, 'cur', nxt, 'prev', presented, 'rot', now_s, 'used', now_s, 'idle', idle_s, 'gen', gen)
   redis.call('PEXPIRE', k, string.format('%d', math.max(new_idle + horizon - now, 1)))
-  return {'rotated', f[6], f[7], gen, f[9], now_s, f[4], idle_s, f[10]}
+  return {'rotated', f[6], f[7], gen, f[9], now_s, f[4], idle_s, f[10], f[11] or ''}
 end
 if presented == f[2] and now < tonumber(f[3]) + grace then return {'superseded'} end
 redis.call('DEL', k)
@@ -294,6 +295,15 @@ fn parse_u64(text: &str) -> Result<u64, StoreError> {
 
 fn parse_claims(text: &str) -> Result<serde_json::Value, StoreError> {
     serde_json::from_str(text).map_err(|_| bad_reply("stored claims", "not JSON"))
+}
+
+/// The stored authentication of a session. A session written before the
+/// field existed has none: its login is its creation (what `login` records).
+fn parse_authentication(text: &str, created_ms: u64) -> Result<Authentication, StoreError> {
+    if text.is_empty() {
+        return Ok(Authentication::at(created_ms / 1000));
+    }
+    serde_json::from_str(text).map_err(|_| bad_reply("stored authentication", "not JSON"))
 }
 
 fn parse<T: redis::FromRedisValue>(value: Value, what: &str) -> Result<T, StoreError> {
@@ -344,6 +354,8 @@ impl Store for RedisStore {
                     new.idle_expiry_ms.to_string(),
                     parse_u64(epoch)?.to_string(),
                     ttl_ms(keep_until, now_ms),
+                    serde_json::to_string(new.authentication)
+                        .map_err(|e| StoreError(format!("authentication: {e}")))?,
                 ],
             )
             .await?;
@@ -399,11 +411,13 @@ impl Store for RedisStore {
                     absolute,
                     idle,
                     epoch,
+                    authentication,
                 ] if status == "rotated" => (
                     Session {
                         id: request.id.to_owned(),
                         subject: subject.clone(),
                         claims: parse_claims(claims)?,
+                        authentication: parse_authentication(authentication, parse_u64(created)?)?,
                         generation: parse_u64(generation)?,
                         created_ms: parse_u64(created)?,
                         last_used_ms: parse_u64(used)?,

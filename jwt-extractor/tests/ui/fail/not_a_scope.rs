@@ -1,0 +1,3 @@
+fn main() {
+    let _guard = jwt_extractor::require_scope::<&'static str>();
+}

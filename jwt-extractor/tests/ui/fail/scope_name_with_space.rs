@@ -1,0 +1,3 @@
+jwt_extractor::scope!(pub NotesWrite = "notes write");
+
+fn main() {}
