@@ -45,12 +45,12 @@
 //!
 //! | passport-jwt / Express        | here                                         |
 //! |-------------------------------|----------------------------------------------|
-//! | `passport.authenticate('jwt')`| `.layer(JwtLayer::<T>::new(validator))`      |
+//! | `passport.authenticate('jwt', { session: false })` | `.layer(JwtLayer::<T>::new(validator))` (no server session: every request carries its token) |
 //! | `req.user` (the token's claims) | `Claims(claims): Claims<T>`                |
 //! | `verify(payload, done)` loading the user | `JwtLayer::load_user(...)` (see `jwt_layer::hook`) |
 //! | `req.user` (the loaded user)  | `CurrentUser(user): CurrentUser<U>`          |
 //! | `done(null, false)` / `done(err)` | `Err(UserError::Unknown)` (401) / `Err(UserError::Unavailable(..))` (503) |
-//! | `{ session: false }` optional | `JwtLayer::optional()` + `Option<Claims<T>>` |
+//! | express-jwt's `credentialsRequired: false` | `JwtLayer::optional()` + `Option<Claims<T>>` |
 //! | a role-checking middleware    | `RequireRole<Admin>`, `require_role::<Admin>()` |
 //! | express-jwt-permissions' `guard.check('notes:write')` on OAuth scopes | `RequireScope<NotesWrite>`, `require_scope::<S>()` (403, `scope="notes:write"`) |
 //! | "log in again to continue" (a recent login) | `MaxAuthAge<300>`, `require_max_auth_age::<300>()` (401, RFC 9470 `max_age="300"`) |
