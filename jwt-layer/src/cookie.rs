@@ -38,7 +38,8 @@
 use ::cookie::{Cookie, SameSite};
 use http::header::{self, HeaderMap, HeaderValue};
 
-use crate::error::AuthError;
+use crate::error::{AuthError, ConfigError};
+use crate::header::is_cookie_name;
 use crate::issue::IssuedToken;
 #[cfg(feature = "refresh")]
 use crate::refresh::TokenPair;
@@ -72,6 +73,24 @@ impl AuthCookies {
             refresh_name: DEFAULT_REFRESH_COOKIE_NAME.to_owned(),
             refresh_path: DEFAULT_REFRESH_PATH.to_owned(),
         }
+    }
+
+    /// Names the access cookie (default `__Host-access_token`), e.g. to match
+    /// a [`TokenSource::cookie`] an existing app reads. Keep the `__Host-`
+    /// prefix if you can: with it, browsers refuse the cookie unless it is
+    /// `Secure`, on `Path=/` and without `Domain`, so a sibling subdomain cannot
+    /// plant or overwrite it. Refuses a name that is not an RFC 6265 token.
+    pub fn with_access_name(mut self, name: impl Into<String>) -> Result<Self, ConfigError> {
+        self.access_name = cookie_name(name.into())?;
+        Ok(self)
+    }
+
+    /// Names the refresh cookie (default `__Secure-refresh_token`; keep the
+    /// `__Secure-` prefix: browsers then refuse it unless it is `Secure`).
+    /// Refuses a name that is not an RFC 6265 token.
+    pub fn with_refresh_name(mut self, name: impl Into<String>) -> Result<Self, ConfigError> {
+        self.refresh_name = cookie_name(name.into())?;
+        Ok(self)
     }
 
     /// Scopes the refresh cookie to `path` (where refresh and logout are served).
@@ -186,4 +205,13 @@ fn append(headers: &mut HeaderMap, cookie: &Cookie<'_>) {
 pub fn no_store(headers: &mut HeaderMap) {
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+}
+
+/// `name`, if it is a cookie name a browser sends back as it is.
+fn cookie_name(name: String) -> Result<String, ConfigError> {
+    if is_cookie_name(&name) {
+        Ok(name)
+    } else {
+        Err(ConfigError::InvalidCookieName(name))
+    }
 }

@@ -643,6 +643,10 @@ pub enum ConfigError {
     /// The same issuer was added twice.
     #[error("issuer {0:?} was added twice")]
     DuplicateIssuer(String),
+    /// A cookie name that is not an RFC 6265 token (empty, or with spaces,
+    /// separators or non-ASCII bytes): no browser would send it back as named.
+    #[error("{0:?} is not a valid cookie name (RFC 6265 §4.1.1: a token)")]
+    InvalidCookieName(String),
 }
 
 #[cfg(test)]

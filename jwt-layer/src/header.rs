@@ -106,6 +106,13 @@ fn trim_sp_htab(bytes: &[u8]) -> &[u8] {
     bytes.get(start..end).unwrap_or_default()
 }
 
+/// Whether `name` is a cookie name a browser sends back byte for byte: a
+/// non-empty RFC 7230 token (RFC 6265 §4.1.1).
+#[cfg_attr(not(feature = "issue"), allow(dead_code))]
+pub(crate) fn is_cookie_name(name: &str) -> bool {
+    !name.is_empty() && name.bytes().all(is_tchar)
+}
+
 /// RFC 7230 §3.2.6 `tchar`.
 fn is_tchar(b: u8) -> bool {
     b.is_ascii_alphanumeric()

@@ -240,7 +240,13 @@ impl Validator {
             .map_err(|_| AuthError::Malformed)?;
         let registered: Registered = parse_object(&payload)?;
         let registered = policy.check_claims(registered, now())?;
-        let claims: T = serde_json::from_slice(&payload).map_err(|_| AuthError::ClaimsShape)?;
+        let claims: T = serde_json::from_slice(&payload).map_err(|err| {
+            // Which field failed and why, for the developer (a signed token
+            // that does not fit `T` is a contract mismatch between issuer and
+            // app); at debug level, and never in the response.
+            tracing::debug!(target: "jwt_layer", claims_type = std::any::type_name::<T>(), error = %err, "verified claims do not deserialize into the claims type");
+            AuthError::ClaimsShape
+        })?;
         let payload = String::from_utf8(payload).map_err(|_| AuthError::Malformed)?;
         let token = VerifiedToken::new(
             registered,

@@ -268,3 +268,57 @@ async fn a_flood_of_password_checks_is_bounded() {
         "{most} hashes ran at once; the limit is {limit}"
     );
 }
+
+#[tokio::test]
+async fn a_custom_access_cookie_name_is_written_and_read_back() {
+    let pair = pair().await;
+    let cookies = AuthCookies::new()
+        .with_access_name("__Host-legacy_session")
+        .unwrap()
+        .with_refresh_name("__Secure-legacy_refresh")
+        .unwrap();
+    let mut headers = http::HeaderMap::new();
+    cookies.set_pair(&mut headers, &pair);
+    let set: Vec<&str> = headers
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .map(|v| v.to_str().unwrap())
+        .collect();
+    assert!(set[0].starts_with("__Host-legacy_session="), "{}", set[0]);
+    assert!(set[1].starts_with("__Secure-legacy_refresh="), "{}", set[1]);
+
+    // The layer reading that name accepts the cookie the helper wrote.
+    let app = App::new(JwtLayer::new(validator()).sources([cookies.access_source()]));
+    let cookie = set[0].split(';').next().unwrap();
+    let request = Request::get("/")
+        .header(header::COOKIE, cookie)
+        .body(Body::empty())
+        .unwrap();
+    let reply = app.send(request).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    assert_eq!(reply.body, "user-1 Ada cookie");
+}
+
+#[test]
+fn cookie_names_that_no_browser_sends_back_are_refused() {
+    for name in [
+        "",
+        "a b",
+        "a;b",
+        "a=b",
+        "\u{2000}x",
+        "x\u{a0}",
+        "a\"b",
+        "a,b",
+    ] {
+        assert_eq!(
+            AuthCookies::new().with_access_name(name),
+            Err(jwt_layer::ConfigError::InvalidCookieName(name.to_owned())),
+            "{name:?}"
+        );
+        assert!(
+            AuthCookies::new().with_refresh_name(name).is_err(),
+            "{name:?}"
+        );
+    }
+}

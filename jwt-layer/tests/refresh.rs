@@ -617,32 +617,11 @@ async fn memory_forged_and_hostile() {
     forged_and_hostile(memory(64)).await;
 }
 
-/// A log line buffer, for the subscriber below.
-#[derive(Clone, Default)]
-struct Captured(Arc<std::sync::Mutex<Vec<u8>>>);
-
-impl std::io::Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 /// Reuse is a security event: a warning naming the subject and the session,
 /// and never any part of a refresh token.
 #[tokio::test(flavor = "current_thread")]
 async fn reuse_is_logged_with_subject_and_session_never_the_token() {
-    let captured = Captured::default();
-    let writer = captured.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_ansi(false)
-        .with_writer(move || writer.clone())
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let (captured, _guard) = capture_logs();
 
     let tokens = tokens(Arc::new(MemoryStore::new()), Duration::from_secs(60));
     let first = tokens.login("mallory-target", &claims()).await.unwrap();
@@ -654,7 +633,7 @@ async fn reuse_is_logged_with_subject_and_session_never_the_token() {
     let _ = tokens.refresh(&second.refresh_token).await;
     tokens.logout(&second.refresh_token).await.unwrap();
 
-    let log = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let log = captured.text();
     let warning = log
         .lines()
         .find(|line| line.contains("WARN") && line.contains("reuse"))
