@@ -46,11 +46,17 @@ passport.use(new JwtStrategy({
   issuer: RUST_ISSUER,
   audience: AUDIENCE,
   algorithms: ['ES256'],
-  // jsonwebtoken does not look at the header's `typ`: ask for the whole token
-  // and check it below, so that only access tokens pass (RFC 9068 §4).
-  jsonWebTokenOptions: { complete: true },
+  // `complete` hands the header to the callback below; `maxAge` refuses
+  // tokens issued over a day ago, as the Rust validator caps lifetimes.
+  jsonWebTokenOptions: { complete: true, maxAge: '1d' },
 }, ({ header, payload }, done) => {
-  if (!/^(application\/)?at\+jwt$/i.test(header.typ ?? '')) {
+  // What jsonwebtoken leaves out and the Rust layer checks: an access token
+  // (`typ`, RFC 9068 §2.1), that expires (jsonwebtoken accepts a token
+  // without `exp`), issued to someone.
+  const accessToken = /^(application\/)?at\+jwt$/i.test(String(header.typ));
+  const expires = typeof payload.exp === 'number';
+  const subject = typeof payload.sub === 'string' && payload.sub !== '';
+  if (!accessToken || !expires || !subject) {
     return done(null, false);
   }
   done(null, { sub: payload.sub, roles: payload.roles ?? [], iss: payload.iss });
