@@ -191,7 +191,10 @@ fn parse(path: &Path) -> Result<Transcript, String> {
 /// `# server: A=1 B=2 cargo run -p examples --bin NAME` → (example NAME, [(A, 1), (B, 2)]);
 /// `# server: A=1 node PATH` → (node PATH, [(A, 1)]).
 fn parse_header(header: &str) -> Option<(Program, Vec<(String, String)>)> {
-    let words: Vec<&str> = header.strip_prefix("# server: ")?.split_whitespace().collect();
+    let words: Vec<&str> = header
+        .strip_prefix("# server: ")?
+        .split_whitespace()
+        .collect();
     let command = words.iter().position(|word| !word.contains('='))?;
     let (vars, command) = words.split_at(command);
     let env = vars
@@ -313,12 +316,9 @@ fn start_server(
         .map_err(|e| format!("cannot start {name}: {e}"))?;
     let stdout = child.stdout.take().ok_or("no stdout")?;
     let child = KillOnDrop(child);
-    let first = lines_of(stdout).recv_timeout(TIMEOUT).map_err(|_| {
-        format!(
-            "{name} printed no first line; see {}",
-            log_path.display()
-        )
-    })?;
+    let first = lines_of(stdout)
+        .recv_timeout(TIMEOUT)
+        .map_err(|_| format!("{name} printed no first line; see {}", log_path.display()))?;
     let address = first
         .strip_prefix("listening on ")
         .ok_or_else(|| format!("{name}: first line is {first:?}, not `listening on ...`"))?;
@@ -327,11 +327,26 @@ fn start_server(
 
 /// `node <workspace>/script`, once its packages are installed.
 fn node(script: &str) -> Result<Command, String> {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(script);
+    let script = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join(script);
     if !script.is_file() {
         return Err(format!("no node script {}", script.display()));
     }
     let dir = script.parent().ok_or("a script is in a directory")?;
+    let node_runs = Command::new("node")
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !node_runs {
+        return Err(format!(
+            "`node` is needed to run {} and was not found (`.ci/install` installs it; \
+             Debian: `apt-get install -y nodejs npm`)",
+            script.display()
+        ));
+    }
     if !dir.join("node_modules").is_dir() {
         return Err(format!(
             "the node packages of {} are not installed: run `npm ci --prefix {}` \
