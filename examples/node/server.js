@@ -144,6 +144,14 @@ app.get('/api/whoami', passport.authenticate('jwt', { session: false }), (req, r
 
 app.get('/health', (req, res) => res.send('ok'));
 
+// Express's default error page shows the stack trace unless NODE_ENV=production
+// (a body that is not JSON, say): answer in JSON, log the details.
+app.use((err, req, res, next) => {
+  console.error(err);
+  const status = err.status >= 400 && err.status < 500 ? err.status : 500;
+  res.status(status).json({ error: status < 500 ? 'invalid_request' : 'server_error' });
+});
+
 // Like the Rust examples: loopback only, and the address as the first line on
 // stdout (the book's transcript tests wait for it); logs go to stderr.
 const server = app.listen(PORT, '127.0.0.1', () => {
