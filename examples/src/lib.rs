@@ -151,6 +151,7 @@ pub const VARIABLES: &[&str] = &[
     "STATIC_DIR",
     "ISSUER_URL",
     "RESOURCE_URL",
+    "ACCEPT_TYPES",
     "RUST_LOG",
 ];
 

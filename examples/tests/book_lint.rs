@@ -2,9 +2,11 @@
 //!
 //! - every `{{#include}}` points to an existing file and, if it names an anchor,
 //!   to an anchor that exists (`ANCHOR:` and `ANCHOR_END:`) and is not empty;
-//! - code is never pasted: a ```` ```rust ```` block holds only `{{#include}}` lines;
-//! - every example binary and every transcript is included by some chapter, and
-//!   transcripts only inside ```` ```console ```` blocks;
+//! - code is never pasted: a ```` ```rust ```` or ```` ```js ```` block holds only
+//!   `{{#include}}` lines;
+//! - every example binary, node script (`examples/node/*.js`) and transcript is
+//!   included by some chapter, transcripts only inside ```` ```console ```` blocks,
+//!   and every `# server:` line of a transcript names one of those programs;
 //! - every chapter is in `SUMMARY.md` and every `SUMMARY.md` entry exists;
 //! - `mdbook build` succeeds (mdbook and mdbook-mermaid must be installed).
 use std::collections::BTreeSet;
@@ -25,6 +27,10 @@ fn files(dir: &Path, extension: &str) -> Vec<PathBuf> {
     };
     for entry in entries.flatten() {
         let path = entry.path();
+        // Installed packages (`npm ci`) are not ours to check.
+        if path.ends_with("node_modules") {
+            continue;
+        }
         if path.is_dir() {
             found.extend(files(&path, extension));
         } else if path.extension().is_some_and(|e| e == extension) {
@@ -118,6 +124,14 @@ fn anchored(text: &str, name: &str) -> Result<String, String> {
     Ok(body.join("\n"))
 }
 
+/// The node scripts of the examples (the Express side of the migration appendix).
+fn node_scripts() -> Vec<PathBuf> {
+    files(&root().join("examples/node"), "js")
+}
+
+/// Fences whose content is code and must therefore be included, never pasted.
+const CODE_FENCES: &[&str] = &["rust", "js", "javascript"];
+
 fn chapters() -> Vec<PathBuf> {
     files(&root().join("book/src"), "md")
 }
@@ -165,21 +179,23 @@ fn code_is_included_never_pasted() {
     let mut problems = Vec::new();
     for chapter in chapters() {
         let text = std::fs::read_to_string(&chapter).expect("readable");
-        let mut in_rust = false;
+        let mut in_code = false;
         let mut in_fence = false;
         for (index, line) in text.lines().enumerate() {
             let trimmed = line.trim();
             if let Some(info) = trimmed.strip_prefix("```") {
                 if in_fence {
                     in_fence = false;
-                    in_rust = false;
+                    in_code = false;
                 } else {
                     in_fence = true;
-                    in_rust = info.starts_with("rust");
+                    // `rust,ignore`, `js title=…`: the language is the first word.
+                    let language = info.split([',', ' ']).next().unwrap_or_default();
+                    in_code = CODE_FENCES.contains(&language);
                 }
                 continue;
             }
-            if in_rust && !trimmed.is_empty() && !trimmed.starts_with("{{#include ") {
+            if in_code && !trimmed.is_empty() && !trimmed.starts_with("{{#include ") {
                 problems.push(format!(
                     "{}:{}: pasted code: {trimmed}",
                     chapter.display(),
@@ -229,9 +245,10 @@ fn every_example_and_transcript_is_in_the_book() {
     let mut problems = Vec::new();
     let binaries = files(&root.join("examples/src/bin"), "rs");
     assert!(binaries.len() >= 13, "expected the 13 numbered examples");
-    for binary in &binaries {
-        if !included.contains(binary) {
-            problems.push(format!("no chapter includes {}", binary.display()));
+    let scripts = node_scripts();
+    for program in binaries.iter().chain(&scripts) {
+        if !included.contains(program) {
+            problems.push(format!("no chapter includes {}", program.display()));
         }
     }
     let transcripts = files(&root.join("book/transcripts"), "txt");
@@ -241,17 +258,32 @@ fn every_example_and_transcript_is_in_the_book() {
             problems.push(format!("no chapter includes {}", transcript.display()));
         }
         let text = std::fs::read_to_string(transcript).expect("readable");
-        let header = text.lines().next().unwrap_or_default();
-        let binary = header
-            .split("cargo run -p examples --bin ")
-            .nth(1)
-            .map(str::trim);
-        match binary {
-            Some(name) if root.join(format!("examples/src/bin/{name}.rs")).exists() => {}
-            _ => problems.push(format!(
-                "{}: header {header:?} names no example binary",
+        let servers: Vec<&str> = text
+            .lines()
+            .take_while(|line| line.starts_with("# server: "))
+            .collect();
+        if servers.is_empty() {
+            problems.push(format!(
+                "{}: the first line must be a `# server:` line",
                 transcript.display()
-            )),
+            ));
+        }
+        for header in servers {
+            let program = if let Some(name) = header.split("cargo run -p examples --bin ").nth(1) {
+                Some(root.join(format!("examples/src/bin/{}.rs", name.trim())))
+            } else {
+                header
+                    .split(" node ")
+                    .nth(1)
+                    .map(|script| clean(&root.join(script.trim())))
+            };
+            match program {
+                Some(path) if binaries.contains(&path) || scripts.contains(&path) => {}
+                _ => problems.push(format!(
+                    "{}: {header:?} names no example binary or node script",
+                    transcript.display()
+                )),
+            }
         }
     }
     for include in all
@@ -300,6 +332,7 @@ fn anchors_in_the_examples_are_balanced() {
     let root = root();
     let mut sources = files(&root.join("examples/src"), "rs");
     sources.extend(files(&root.join("examples/tests"), "rs"));
+    sources.extend(node_scripts());
     let mut problems = Vec::new();
     for source in sources {
         let text = std::fs::read_to_string(&source).expect("readable");

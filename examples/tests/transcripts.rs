@@ -13,6 +13,10 @@
 //! - the first line says how the server is started (environment and binary);
 //!   more `# server:` lines right after it start more servers, in order (each
 //!   once the one before is listening), for sessions with several services;
+//!   a server is an example (`cargo run -p examples --bin NAME`) or a node
+//!   script of the workspace (`node examples/node/server.js`, its packages
+//!   installed with `npm ci`, as `.ci/install` does), which must print
+//!   `listening on http://127.0.0.1:PORT` first on stdout, as the examples do;
 //! - a line starting with `$ ` is a command for bash (a trailing ` \` continues it
 //!   on the next line); every command of a file runs in one bash session, so
 //!   shell variables carry over;
@@ -72,8 +76,27 @@ struct Transcript {
 
 /// One `# server:` line.
 struct Server {
-    binary: String,
+    program: Program,
     env: Vec<(String, String)>,
+}
+
+/// What a `# server:` line runs.
+#[derive(Debug, PartialEq)]
+enum Program {
+    /// `cargo run -p examples --bin NAME`: one of [`BINARIES`].
+    Example(String),
+    /// `node PATH`, the path relative to the workspace root.
+    Node(String),
+}
+
+impl Program {
+    /// A name for messages and log files.
+    fn name(&self) -> String {
+        match self {
+            Program::Example(name) => name.clone(),
+            Program::Node(script) => format!("node-{}", script.replace('/', "_")),
+        }
+    }
 }
 
 impl Server {
@@ -101,19 +124,20 @@ fn parse(path: &Path) -> Result<Transcript, String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
     let mut lines = text.lines().peekable();
     let first = lines.next().unwrap_or_default().to_owned();
-    let (binary, env) = parse_header(&first).ok_or_else(|| {
+    let (program, env) = parse_header(&first).ok_or_else(|| {
         format!(
-            "{}: the first line must be `# server: [VAR=value ...] cargo run -p examples --bin NAME`",
+            "{}: the first line must be `# server: [VAR=value ...] cargo run -p examples --bin NAME` \
+             (or `node PATH`)",
             path.display()
         )
     })?;
     let mut header = vec![first];
-    let mut servers = vec![Server { binary, env }];
+    let mut servers = vec![Server { program, env }];
     while let Some(line) = lines.next_if(|line| line.starts_with("# server: ")) {
-        let (binary, env) = parse_header(line)
+        let (program, env) = parse_header(line)
             .ok_or_else(|| format!("{}: malformed server line {line:?}", path.display()))?;
         header.push(line.to_owned());
-        servers.push(Server { binary, env });
+        servers.push(Server { program, env });
     }
     let mut ports: Vec<&str> = servers.iter().map(Server::nominal_port).collect();
     ports.sort_unstable();
@@ -164,18 +188,28 @@ fn parse(path: &Path) -> Result<Transcript, String> {
     })
 }
 
-/// `# server: A=1 B=2 cargo run -p examples --bin NAME` → (NAME, [(A, 1), (B, 2)]).
-fn parse_header(header: &str) -> Option<(String, Vec<(String, String)>)> {
-    let rest = header.strip_prefix("# server: ")?;
-    let (vars, binary) = rest.split_once("cargo run -p examples --bin ")?;
-    let env = vars
+/// `# server: A=1 B=2 cargo run -p examples --bin NAME` → (example NAME, [(A, 1), (B, 2)]);
+/// `# server: A=1 node PATH` → (node PATH, [(A, 1)]).
+fn parse_header(header: &str) -> Option<(Program, Vec<(String, String)>)> {
+    let words: Vec<&str> = header
+        .strip_prefix("# server: ")?
         .split_whitespace()
+        .collect();
+    let command = words.iter().position(|word| !word.contains('='))?;
+    let (vars, command) = words.split_at(command);
+    let env = vars
+        .iter()
         .map(|pair| {
             pair.split_once('=')
                 .map(|(k, v)| (k.to_owned(), v.to_owned()))
         })
         .collect::<Option<Vec<_>>>()?;
-    Some((binary.trim().to_owned(), env))
+    let program = match command {
+        ["cargo", "run", "-p", "examples", "--bin", name] => Program::Example((*name).to_owned()),
+        ["node", script] => Program::Node((*script).to_owned()),
+        _ => return None,
+    };
+    Some((program, env))
 }
 
 /// Makes two outputs comparable: the same normalisation on both sides.
@@ -253,16 +287,21 @@ fn start_server(
     env: &[(String, String)],
     work: &Path,
 ) -> Result<(KillOnDrop, String), String> {
-    let Some((_, program)) = BINARIES.iter().find(|(name, _)| *name == server.binary) else {
-        return Err(format!(
-            "{}: no example binary named {:?}",
-            transcript.path.display(),
-            server.binary
-        ));
+    let name = server.program.name();
+    let mut command = match &server.program {
+        Program::Example(binary) => {
+            let Some((_, program)) = BINARIES.iter().find(|(name, _)| name == binary) else {
+                return Err(format!(
+                    "{}: no example binary named {binary:?}",
+                    transcript.path.display(),
+                ));
+            };
+            Command::new(program)
+        }
+        Program::Node(script) => node(script)?,
     };
-    let log_path = work.join(format!("{}.log", server.binary));
+    let log_path = work.join(format!("{name}.log"));
     let log = std::fs::File::create(&log_path).map_err(|e| e.to_string())?;
-    let mut command = Command::new(program);
     for name in examples::VARIABLES {
         command.env_remove(name);
     }
@@ -274,23 +313,52 @@ fn start_server(
         .stderr(log);
     let mut child = command
         .spawn()
-        .map_err(|e| format!("cannot start {program}: {e}"))?;
+        .map_err(|e| format!("cannot start {name}: {e}"))?;
     let stdout = child.stdout.take().ok_or("no stdout")?;
     let child = KillOnDrop(child);
-    let first = lines_of(stdout).recv_timeout(TIMEOUT).map_err(|_| {
-        format!(
-            "{} printed no first line; see {}",
-            server.binary,
-            log_path.display()
-        )
-    })?;
-    let address = first.strip_prefix("listening on ").ok_or_else(|| {
-        format!(
-            "{}: first line is {first:?}, not `listening on ...`",
-            server.binary
-        )
-    })?;
+    let first = lines_of(stdout)
+        .recv_timeout(TIMEOUT)
+        .map_err(|_| format!("{name} printed no first line; see {}", log_path.display()))?;
+    let address = first
+        .strip_prefix("listening on ")
+        .ok_or_else(|| format!("{name}: first line is {first:?}, not `listening on ...`"))?;
     Ok((child, address.to_owned()))
+}
+
+/// `node <workspace>/script`, once its packages are installed.
+fn node(script: &str) -> Result<Command, String> {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join(script);
+    if !script.is_file() {
+        return Err(format!("no node script {}", script.display()));
+    }
+    let dir = script.parent().ok_or("a script is in a directory")?;
+    let node_runs = Command::new("node")
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !node_runs {
+        return Err(format!(
+            "`node` is needed to run {} and was not found (`.ci/install` installs it; \
+             Debian: `apt-get install -y nodejs npm`)",
+            script.display()
+        ));
+    }
+    if !dir.join("node_modules").is_dir() {
+        return Err(format!(
+            "the node packages of {} are not installed: run `npm ci --prefix {}` \
+             (`.ci/install` does; Debian: `apt-get install -y nodejs npm`)",
+            script.display(),
+            dir.display()
+        ));
+    }
+    let mut command = Command::new("node");
+    // Nothing from the machine's node setup changes what the script does.
+    command.arg(script).env_remove("NODE_OPTIONS");
+    Ok(command)
 }
 
 /// For each server, the port the transcript names it by and the one it
@@ -342,7 +410,7 @@ fn start_servers(transcript: &Transcript, work: &Path) -> Result<(Vec<KillOnDrop
         if port_of(&address)? != *free {
             return Err(format!(
                 "{} listens on {address}, not port {free}",
-                server.binary
+                server.program.name()
             ));
         }
         running.push(child);
@@ -607,8 +675,17 @@ fn normalisation_hides_only_varying_values() {
     assert_eq!(
         parse_header("# server: ACCESS_TTL_SECS=2 cargo run -p examples --bin 06_validation"),
         Some((
-            "06_validation".to_owned(),
+            Program::Example("06_validation".to_owned()),
             vec![("ACCESS_TTL_SECS".to_owned(), "2".to_owned())]
         ))
     );
+    assert_eq!(
+        parse_header("# server: PORT=3001 node examples/node/server.js"),
+        Some((
+            Program::Node("examples/node/server.js".to_owned()),
+            vec![("PORT".to_owned(), "3001".to_owned())]
+        ))
+    );
+    assert_eq!(parse_header("# server: PORT=3001 node a.js b.js"), None);
+    assert_eq!(parse_header("# server: PORT=3001 python3 a.py"), None);
 }

@@ -14,6 +14,7 @@
 //! | `ISSUER_URL`   | `http://127.0.0.1:3000` (loopback http allowed, for development) |
 //! | `JWT_AUDIENCE` | `examples-api`                           |
 //! | `RESOURCE_URL` | `http://127.0.0.1:4000` (this service, for RFC 9728) |
+//! | `ACCEPT_TYPES` | `at+jwt`: the accepted `typ` values, comma-separated (a relaxation, see the migration appendix) |
 use std::time::Duration;
 
 use axum::routing::get;
@@ -46,6 +47,8 @@ async fn main() -> Result<(), examples::BoxError> {
             Validator::builder(keys)
                 .issuer(&metadata.issuer)
                 .audience(examples::audience())
+                // Only `at+jwt` (RFC 9068) unless ACCEPT_TYPES says otherwise.
+                .accept_types(accepted_types())
                 .build()
         })
         .await?;
@@ -79,6 +82,26 @@ async fn main() -> Result<(), examples::BoxError> {
         );
     // ANCHOR_END: router
     examples::serve(app).await
+}
+
+/// The `typ` values accepted from `ACCEPT_TYPES` (comma-separated), `at+jwt`
+/// by default. Anything else is a relaxation for an issuer that does not type
+/// its access tokens (node's jsonwebtoken writes `JWT`): said in the log.
+fn accepted_types() -> Vec<String> {
+    let types: Vec<String> = examples::env_or("ACCEPT_TYPES", "at+jwt")
+        .split(',')
+        .map(str::trim)
+        .filter(|typ| !typ.is_empty())
+        .map(str::to_owned)
+        .collect();
+    if types.iter().any(|typ| !typ.eq_ignore_ascii_case("at+jwt")) {
+        tracing::warn!(
+            ?types,
+            "accepting token types other than at+jwt: a JWT of another kind signed by this \
+             issuer (an ID token, say) may pass as an access token"
+        );
+    }
+    types
 }
 
 async fn whoami(Claims(claims): Claims<AppClaims>) -> Json<Value> {
