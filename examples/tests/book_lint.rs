@@ -2,9 +2,11 @@
 //!
 //! - every `{{#include}}` points to an existing file and, if it names an anchor,
 //!   to an anchor that exists (`ANCHOR:` and `ANCHOR_END:`) and is not empty;
-//! - code is never pasted: a ```` ```rust ```` block holds only `{{#include}}` lines;
-//! - every example binary and every transcript is included by some chapter, and
-//!   transcripts only inside ```` ```console ```` blocks;
+//! - code is never pasted: a ```` ```rust ```` or ```` ```js ```` block holds
+//!   only `{{#include}}` lines;
+//! - every example binary, every script of the browser demo
+//!   (`examples/static/*.js`) and every transcript is included by some chapter,
+//!   and transcripts only inside ```` ```console ```` blocks;
 //! - every chapter is in `SUMMARY.md` and every `SUMMARY.md` entry exists;
 //! - `mdbook build` succeeds (mdbook and mdbook-mermaid must be installed).
 use std::collections::BTreeSet;
@@ -56,6 +58,13 @@ struct Include {
     target: PathBuf,
     anchor: Option<String>,
     fence: Option<String>,
+}
+
+/// The fences whose contents must come from files: the languages of the examples.
+fn is_code_fence(info: &str) -> bool {
+    ["rust", "js", "javascript"]
+        .iter()
+        .any(|language| info.split([',', ' ']).next() == Some(*language))
 }
 
 /// Every `{{#include path[:anchor]}}` of a chapter, with the fence it sits in.
@@ -165,21 +174,21 @@ fn code_is_included_never_pasted() {
     let mut problems = Vec::new();
     for chapter in chapters() {
         let text = std::fs::read_to_string(&chapter).expect("readable");
-        let mut in_rust = false;
+        let mut in_code = false;
         let mut in_fence = false;
         for (index, line) in text.lines().enumerate() {
             let trimmed = line.trim();
             if let Some(info) = trimmed.strip_prefix("```") {
                 if in_fence {
                     in_fence = false;
-                    in_rust = false;
+                    in_code = false;
                 } else {
                     in_fence = true;
-                    in_rust = info.starts_with("rust");
+                    in_code = is_code_fence(info.trim());
                 }
                 continue;
             }
-            if in_rust && !trimmed.is_empty() && !trimmed.starts_with("{{#include ") {
+            if in_code && !trimmed.is_empty() && !trimmed.starts_with("{{#include ") {
                 problems.push(format!(
                     "{}:{}: pasted code: {trimmed}",
                     chapter.display(),
@@ -229,9 +238,11 @@ fn every_example_and_transcript_is_in_the_book() {
     let mut problems = Vec::new();
     let binaries = files(&root.join("examples/src/bin"), "rs");
     assert!(binaries.len() >= 13, "expected the 13 numbered examples");
-    for binary in &binaries {
-        if !included.contains(binary) {
-            problems.push(format!("no chapter includes {}", binary.display()));
+    let scripts = files(&root.join("examples/static"), "js");
+    assert!(!scripts.is_empty(), "expected the browser demo's app.js");
+    for code in binaries.iter().chain(&scripts) {
+        if !included.contains(code) {
+            problems.push(format!("no chapter includes {}", code.display()));
         }
     }
     let transcripts = files(&root.join("book/transcripts"), "txt");
@@ -300,6 +311,7 @@ fn anchors_in_the_examples_are_balanced() {
     let root = root();
     let mut sources = files(&root.join("examples/src"), "rs");
     sources.extend(files(&root.join("examples/tests"), "rs"));
+    sources.extend(files(&root.join("examples/static"), "js"));
     let mut problems = Vec::new();
     for source in sources {
         let text = std::fs::read_to_string(&source).expect("readable");
