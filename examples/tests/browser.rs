@@ -368,6 +368,7 @@ fn browser_demo_shows_the_session_and_refreshes_once_across_calls_and_tabs() {
         count(lines, "(retry)") == 2
     });
     assert_eq!(count(&lines, "→ 401"), 2, "{lines:#?}");
+    assert_eq!(count(&lines, "→ 401 (retry)"), 0, "{lines:#?}");
     assert_eq!(count(&lines, REFRESH), 1, "{lines:#?}");
     assert!(position(&lines, REFRESH) > position(&lines, "→ 401"));
     assert_eq!(count(&lines, "GET /api/me → 200 (retry)"), 1, "{lines:#?}");
@@ -405,6 +406,7 @@ fn browser_demo_shows_the_session_and_refreshes_once_across_calls_and_tabs() {
     let second_lines = browser.wait_for_line(second_mark, "GET /api/me → 200 (retry)");
     let all: Vec<String> = first_lines.iter().chain(&second_lines).cloned().collect();
     assert_eq!(count(&all, "GET /api/me → 401"), 2, "{all:#?}");
+    assert_eq!(count(&all, "GET /api/me → 401 (retry)"), 0, "{all:#?}");
     assert_eq!(count(&all, REFRESH), 1, "{all:#?}");
     assert_eq!(count(&all, "no refresh needed"), 1, "{all:#?}");
     assert_eq!(browser.text("status"), "logged in as alice");
@@ -428,9 +430,15 @@ fn browser_demo_shows_the_session_and_refreshes_once_across_calls_and_tabs() {
     let mark = browser.log().len();
     browser.click("me");
     let lines = browser.wait_for_line(mark, "the session is over");
-    assert_eq!(count(&lines, "GET /api/me → 401"), 1, "{lines:#?}");
-    assert_eq!(count(&lines, "GET /api/me → 401 (retry)"), 1, "{lines:#?}");
-    assert_eq!(count(&lines, "POST /auth/session/refresh → 200"), 0, "{lines:#?}");
+    assert_eq!(
+        lines,
+        [
+            "GET /api/me → 401",
+            "POST /auth/session/refresh → 400: refused",
+            "GET /api/me → 401 (retry)",
+            "the session is over: log in again",
+        ]
+    );
     let cookies = browser.command("GET", "/cookie", None);
     assert!(
         cookies
