@@ -190,8 +190,9 @@ impl WebDriver {
 
     /// The roles the page shows, in order.
     fn roles(&self) -> Vec<String> {
-        let roles = self
-            .script("return [...document.querySelectorAll('#roles .role')].map(r => r.textContent)");
+        let roles = self.script(
+            "return [...document.querySelectorAll('#roles .role')].map(r => r.textContent)",
+        );
         serde_json::from_value(roles).expect("roles")
     }
 
@@ -304,7 +305,10 @@ fn browser_demo_shows_the_session_and_refreshes_once_across_calls_and_tabs() {
     browser.click("me");
     let lines = browser.wait_for_line(mark, "authenticated by cookie");
     assert_eq!(lines[0], "GET /api/me → 200", "{lines:#?}");
-    assert_eq!(lines[1], "hello alice (roles: admin, user), authenticated by cookie");
+    assert_eq!(
+        lines[1],
+        "hello alice (roles: admin, user), authenticated by cookie"
+    );
 
     // The tokens are in cookies the browser holds, but page script cannot read them.
     assert_eq!(browser.text("cookies"), "\"\"");
@@ -353,7 +357,9 @@ fn browser_demo_shows_the_session_and_refreshes_once_across_calls_and_tabs() {
     );
     assert_eq!(browser.text("status"), "logged in as alice");
     assert!(
-        browser.text("countdown").starts_with("the access token expires in"),
+        browser
+            .text("countdown")
+            .starts_with("the access token expires in"),
         "{}",
         browser.text("countdown")
     );
@@ -364,9 +370,7 @@ fn browser_demo_shows_the_session_and_refreshes_once_across_calls_and_tabs() {
     expire();
     let mark = browser.log().len();
     browser.click("both");
-    let lines = browser.wait_for(mark, "both retries", |lines| {
-        count(lines, "(retry)") == 2
-    });
+    let lines = browser.wait_for(mark, "both retries", |lines| count(lines, "(retry)") == 2);
     assert_eq!(count(&lines, "→ 401"), 2, "{lines:#?}");
     assert_eq!(count(&lines, "→ 401 (retry)"), 0, "{lines:#?}");
     assert_eq!(count(&lines, REFRESH), 1, "{lines:#?}");
