@@ -135,18 +135,31 @@ function refreshAfter(sentAt) {
 // ANCHOR: tabs
 // The tabs of one browser share its cookies, the refresh cookie too: two tabs
 // refreshing at once would present the same refresh token twice. The Web Locks
-// API grants a named lock to one tab at a time (every tab and window of this
-// origin); a tab that waited for it finds that the cookies were renewed after
-// its request left, and only retries.
+// API grants a named lock to one tab at a time, across every tab and window of
+// this origin. A tab that finds the lock taken waits for the other tab's
+// refresh to end, then only retries: the shared cookies are new by then.
+// Whoever holds the lock sends the refresh cookie the browser holds at that
+// moment, which the tab before it has already replaced: a refresh token is
+// never presented twice, whatever the timing.
+const LOCK = "jwt-demo:refresh";
+
 function oneTabAtATime(task) {
   // Web Locks needs a secure context (https, or http://localhost).
   if (!navigator.locks) return task();
-  return navigator.locks.request("jwt-demo:refresh", task);
+  return navigator.locks.request(LOCK, { ifAvailable: true }, async (lock) => {
+    if (lock) return task();
+    await navigator.locks.request(LOCK, () => {});
+    log("info", "another tab refreshed: no refresh needed");
+  });
 }
 
 async function refreshUnlessRenewed(sentAt) {
+  // This 401 may be late news: the cookies were renewed after the request
+  // left (by this tab, or by another one whose localStorage write has reached
+  // this tab by now; Chrome propagates those asynchronously, so this is a
+  // shortcut, and the lock above is the guarantee).
   if (cookiesSetAt() > sentAt) {
-    log("info", "cookies renewed since that request left (another tab?): no refresh needed");
+    log("info", "cookies renewed since that request left: no refresh needed");
     return;
   }
   const response = await fetch("/auth/session/refresh", {
