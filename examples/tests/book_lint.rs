@@ -4,9 +4,10 @@
 //!   to an anchor that exists (`ANCHOR:` and `ANCHOR_END:`) and is not empty;
 //! - code is never pasted: a ```` ```rust ```` or ```` ```js ```` block holds only
 //!   `{{#include}}` lines;
-//! - every example binary, node script (`examples/node/*.js`) and transcript is
-//!   included by some chapter, transcripts only inside ```` ```console ```` blocks,
-//!   and every `# server:` line of a transcript names one of those programs;
+//! - every example binary, script (`examples/node/*.js`, the browser demo's
+//!   `examples/static/*.js`) and transcript is included by some chapter,
+//!   transcripts only inside ```` ```console ```` blocks, and every `# server:`
+//!   line of a transcript names one of those programs;
 //! - every chapter is in `SUMMARY.md` and every `SUMMARY.md` entry exists;
 //! - `mdbook build` succeeds (mdbook and mdbook-mermaid must be installed).
 use std::collections::BTreeSet;
@@ -62,6 +63,13 @@ struct Include {
     target: PathBuf,
     anchor: Option<String>,
     fence: Option<String>,
+}
+
+/// The fences whose contents must come from files: the languages of the examples.
+fn is_code_fence(info: &str) -> bool {
+    // `rust,ignore`, `js title=…`: the language is the first word.
+    let language = info.split([',', ' ']).next().unwrap_or_default();
+    CODE_FENCES.contains(&language)
 }
 
 /// Every `{{#include path[:anchor]}}` of a chapter, with the fence it sits in.
@@ -125,8 +133,12 @@ fn anchored(text: &str, name: &str) -> Result<String, String> {
 }
 
 /// The node scripts of the examples (the Express side of the migration appendix).
-fn node_scripts() -> Vec<PathBuf> {
-    files(&root().join("examples/node"), "js")
+/// The JavaScript the book shows: the Express app of the migration appendix
+/// and the browser demo's client.
+fn scripts() -> Vec<PathBuf> {
+    let mut scripts = files(&root().join("examples/node"), "js");
+    scripts.extend(files(&root().join("examples/static"), "js"));
+    scripts
 }
 
 /// Fences whose content is code and must therefore be included, never pasted.
@@ -189,9 +201,7 @@ fn code_is_included_never_pasted() {
                     in_code = false;
                 } else {
                     in_fence = true;
-                    // `rust,ignore`, `js title=…`: the language is the first word.
-                    let language = info.split([',', ' ']).next().unwrap_or_default();
-                    in_code = CODE_FENCES.contains(&language);
+                    in_code = is_code_fence(info.trim());
                 }
                 continue;
             }
@@ -245,7 +255,13 @@ fn every_example_and_transcript_is_in_the_book() {
     let mut problems = Vec::new();
     let binaries = files(&root.join("examples/src/bin"), "rs");
     assert!(binaries.len() >= 13, "expected the 13 numbered examples");
-    let scripts = node_scripts();
+    let scripts = scripts();
+    assert!(
+        scripts
+            .iter()
+            .any(|script| script.ends_with("static/app.js")),
+        "expected the browser demo's app.js"
+    );
     for program in binaries.iter().chain(&scripts) {
         if !included.contains(program) {
             problems.push(format!("no chapter includes {}", program.display()));
@@ -332,7 +348,7 @@ fn anchors_in_the_examples_are_balanced() {
     let root = root();
     let mut sources = files(&root.join("examples/src"), "rs");
     sources.extend(files(&root.join("examples/tests"), "rs"));
-    sources.extend(node_scripts());
+    sources.extend(scripts());
     let mut problems = Vec::new();
     for source in sources {
         let text = std::fs::read_to_string(&source).expect("readable");

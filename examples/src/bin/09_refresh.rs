@@ -29,6 +29,9 @@ async fn main() -> Result<(), examples::BoxError> {
     let validator = Validator::builder(KeySet::single(signing.verifying_key()))
         .issuer(examples::issuer())
         .audience(examples::audience())
+        // 30 s by default (chapter 6); the transcript sets `LEEWAY_SECS=0` to
+        // see a 3-second token expire after 3 seconds.
+        .leeway(examples::env_secs("LEEWAY_SECS", 30))
         .build()?;
     // ANCHOR: tokens
     let issuer = TokenIssuer::new(signing, validator.clone())?
