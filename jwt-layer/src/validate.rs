@@ -556,25 +556,24 @@ fn check_shape(token: &str, max_len: usize) -> Result<(), AuthError> {
     if token.is_empty() || token.len() > max_len {
         return Err(AuthError::Malformed);
     }
-    let mut dots = 0;
-    let mut part_len = 0;
-    for byte in token.bytes() {
-        match byte {
-            b'.' => {
-                if part_len == 0 {
-                    return Err(AuthError::Malformed);
-                }
-                dots += 1;
-                part_len = 0;
-            }
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' => part_len += 1,
-            _ => return Err(AuthError::Malformed),
-        }
-    }
-    if dots != 2 || part_len == 0 {
+    // Every byte is looked at, with no early exit, so the compiler checks many
+    // bytes per instruction (a byte-by-byte loop was a tenth of an HS256
+    // verification); the dots are then found by `split`'s memchr.
+    let charset = token.bytes().fold(true, |ok, byte| {
+        ok & (byte.is_ascii_alphanumeric() | (byte == b'-') | (byte == b'_') | (byte == b'.'))
+    });
+    if !charset {
         return Err(AuthError::Malformed);
     }
-    Ok(())
+    let mut parts = token.split('.');
+    match (parts.next(), parts.next(), parts.next(), parts.next()) {
+        (Some(header), Some(payload), Some(signature), None)
+            if !header.is_empty() && !payload.is_empty() && !signature.is_empty() =>
+        {
+            Ok(())
+        }
+        _ => Err(AuthError::Malformed),
+    }
 }
 
 /// The errors `jsonwebtoken::crypto::verify` can give.
