@@ -31,7 +31,7 @@ use std::marker::PhantomData;
 
 use axum::extract::FromRequestParts;
 use http::request::Parts;
-use jwt_layer::{Anonymous, AuthError, ErrorResponder, VerifiedToken};
+use jwt_layer::{AuthError, Authentication, VerifiedToken};
 
 use crate::rejection::Rejection;
 
@@ -173,12 +173,12 @@ pub(crate) fn authorize(
     allowed: impl FnOnce(&VerifiedToken) -> bool,
     describe: impl FnOnce() -> String,
 ) -> Result<VerifiedToken, Rejection> {
-    let responder = parts.extensions.get::<ErrorResponder>();
-    let Some(token) = parts.extensions.get::<VerifiedToken>() else {
-        if parts.extensions.get::<Anonymous>().is_some() {
-            return Err(Rejection::auth(AuthError::Missing, responder));
-        }
+    let Some(authentication) = parts.extensions.get::<Authentication>() else {
         return Err(Rejection::missing_layer(what, "any claims type"));
+    };
+    let responder = Some(authentication.responder());
+    let Some(token) = authentication.token() else {
+        return Err(Rejection::auth(AuthError::Missing, responder));
     };
     if allowed(token) {
         Ok(token.clone())

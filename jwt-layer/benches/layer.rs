@@ -249,7 +249,10 @@ fn cases() -> Vec<Case> {
     // `BENCH_ALGS=HS256,RS256` limits the runs to these algorithms.
     let only = std::env::var("BENCH_ALGS").ok();
     for (alg, signing, decoding) in signing_keys() {
-        if only.as_deref().is_some_and(|only| !only.split(',').any(|a| a == alg)) {
+        if only
+            .as_deref()
+            .is_some_and(|only| !only.split(',').any(|a| a == alg))
+        {
             continue;
         }
         let keys = KeySet::single(signing.verifying_key());

@@ -74,13 +74,12 @@
 //! (an access log drained on later calls, `crossbeam` channels and epochs)
 //! costs more per hit than an exact `exp` comparison, which the cache does
 //! itself, to the second, the way the validator does.
-use std::any::Any;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use quick_cache::sync::Cache;
 
-use crate::claims::Verified;
+use crate::claims::{ErasedVerified, Verified};
 use crate::source::TokenSourceKind;
 
 /// Default maximum number of cached tokens.
@@ -147,7 +146,7 @@ impl CacheConfig {
 struct Entry {
     /// The `Verified<T>` of the layer's `T`, type-erased because the layer's
     /// configuration is not generic.
-    verified: Arc<dyn Any + Send + Sync>,
+    verified: Arc<dyn ErasedVerified>,
     source: TokenSourceKind,
     /// The key-set generation that verified it.
     generation: u64,
@@ -221,7 +220,7 @@ impl TokenCache {
         if entry.generation != generation || entry.source != source {
             return None;
         }
-        Verified::from_any(entry.verified)
+        Verified::from_erased(&entry.verified)
     }
 
     /// Keeps `verified` for `token` until `dies_at` (`exp + leeway`).
@@ -247,7 +246,7 @@ impl TokenCache {
             .unwrap_or(u64::MAX)
             .max(self.min_weight);
         let entry = Entry {
-            verified: verified.clone().into_any(),
+            verified: verified.clone().into_erased(),
             source: verified.token().source(),
             generation,
             dies_at,

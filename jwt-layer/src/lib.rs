@@ -31,7 +31,7 @@
 //! let service = ServiceBuilder::new()
 //!     .layer(JwtLayer::<MyClaims>::new(validator.clone()))
 //!     .service(service_fn(|request: Request<String>| async move {
-//!         let claims = request.extensions().get::<Verified<MyClaims>>().expect("set by the layer");
+//!         let claims = Verified::<MyClaims>::from_extensions(request.extensions()).expect("set by the layer");
 //!         Ok::<_, std::convert::Infallible>(Response::new(Full::new(Bytes::from(format!("hello {}", claims.name)))))
 //!     }));
 //!
@@ -168,7 +168,7 @@ pub mod source;
 pub mod store;
 pub mod validate;
 
-pub use claims::{Anonymous, RegisteredClaims, RoleClaim, Verified, VerifiedToken};
+pub use claims::{Authentication, RegisteredClaims, RoleClaim, Verified, VerifiedToken};
 pub use error::{AuthError, ConfigError, DEFAULT_REALM, ErrorCode, ErrorResponder};
 pub use future::BoxFuture;
 #[cfg(feature = "issue")]
