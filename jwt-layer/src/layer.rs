@@ -233,8 +233,10 @@ impl<T> JwtLayer<T> {
     /// (see [`crate::resolve`]): an identity provider's JWKS fetched again on
     /// an unknown `kid`, several issuers, keys per tenant. The validator given
     /// to [`new`](Self::new) is then only what [`validator`](Self::validator)
-    /// returns. Requests take the async path, and the verified-token cache is
-    /// not used (a token may be resolved differently per request).
+    /// returns. Requests take the async path. The resolver is asked on every
+    /// request; the [verified-token cache](crate::cache) serves a token only
+    /// to a request for which the resolver chose the very validator (and key
+    /// set) that verified it.
     pub fn resolver(self, resolver: impl KeyResolver) -> Self {
         let resolver: Arc<dyn KeyResolver> = Arc::new(resolver);
         self.edit(|c| c.resolver = Some(resolver))
@@ -367,7 +369,7 @@ impl LayerConfig {
     }
 
     /// [`verify_found`](Self::verify_found) with the validator the resolver
-    /// chooses for this token (no cache).
+    /// chooses for this token.
     async fn verify_resolved<T>(
         &self,
         resolver: &dyn KeyResolver,
@@ -380,11 +382,72 @@ impl LayerConfig {
         let Some(found) = found else {
             return self.without_token();
         };
+        let verified = self.verify_with(resolver, &found, parts).await?;
+        self.check_cross_site(found.source, parts)?;
+        Ok(Some(verified))
+    }
+
+    #[cfg(not(feature = "cache"))]
+    async fn verify_with<T>(
+        &self,
+        resolver: &dyn KeyResolver,
+        found: &Found<'_>,
+        parts: &Parts,
+    ) -> Result<Verified<T>, AuthError>
+    where
+        T: DeserializeOwned + Send + Sync + 'static,
+    {
         let unverified = UnverifiedToken::peek(&found.token)?;
         let validator = resolver.resolve(parts, &unverified).await?;
         let (verified, _) = validator.verify_from::<T>(&found.token, found.source)?;
-        self.check_cross_site(found.source, parts)?;
-        Ok(Some(verified))
+        Ok(verified)
+    }
+
+    /// The token verified by the validator the resolver chooses for this
+    /// request, from the cache when that very validator, with the same keys,
+    /// verified it before. The resolver is asked on every request, hit or
+    /// miss (it may choose by host name, say): an entry verified by another
+    /// validator, or under keys since replaced, is never served.
+    #[cfg(feature = "cache")]
+    async fn verify_with<T>(
+        &self,
+        resolver: &dyn KeyResolver,
+        found: &Found<'_>,
+        parts: &Parts,
+    ) -> Result<Verified<T>, AuthError>
+    where
+        T: DeserializeOwned + Send + Sync + 'static,
+    {
+        let Some(cache) = &self.cache else {
+            let unverified = UnverifiedToken::peek(&found.token)?;
+            let validator = resolver.resolve(parts, &unverified).await?;
+            let (verified, _) = validator.verify_from::<T>(&found.token, found.source)?;
+            return Ok(verified);
+        };
+        let now = crate::validate::now();
+        let entry = cache.lookup(&found.token, now);
+        // The same bytes say the same of themselves: peeked once per entry.
+        let unverified = match entry.as_ref().and_then(|entry| entry.peeked()) {
+            Some(peeked) => Arc::clone(peeked),
+            None => Arc::new(UnverifiedToken::peek(&found.token)?),
+        };
+        let validator = resolver.resolve(parts, &unverified).await?;
+        if let Some(verified) =
+            entry.and_then(|entry| entry.serve(validator.key_generation(), found.source))
+        {
+            return Ok(verified);
+        }
+        let (verified, generation) = validator.verify_from::<T>(&found.token, found.source)?;
+        remember(
+            cache,
+            &validator,
+            &found.token,
+            &verified,
+            generation,
+            now,
+            Some(unverified),
+        );
+        Ok(verified)
     }
 
     #[cfg(not(feature = "cache"))]
@@ -408,17 +471,24 @@ impl LayerConfig {
         };
         let now = crate::validate::now();
         let generation = self.validator.key_generation();
+        cache.observe(generation);
         if let Some(verified) = cache.get::<T>(&found.token, found.source, generation, now) {
             return Ok(verified);
         }
         let (verified, generation) = self
             .validator
             .verify_from::<T>(&found.token, found.source)?;
-        let registered = verified.token().registered();
-        // Not yet valid (accepted within the leeway): verified again next time.
-        if registered.nbf.is_none_or(|nbf| nbf <= now) {
-            let dies_at = registered.exp.saturating_add(self.validator.leeway_secs());
-            cache.insert(&found.token, &verified, generation, dies_at);
+        // Verified under keys already replaced: it would never be served.
+        if cache.observe(generation) {
+            remember(
+                cache,
+                &self.validator,
+                &found.token,
+                &verified,
+                generation,
+                now,
+                None,
+            );
         }
         Ok(verified)
     }
@@ -451,6 +521,26 @@ impl LayerConfig {
         )
         .entered();
         self.responder.for_request(&parts.headers).respond(err)
+    }
+}
+
+/// Caches a token `validator` has just verified (under `generation`), until
+/// the validator would refuse it.
+#[cfg(feature = "cache")]
+fn remember<T: Send + Sync + 'static>(
+    cache: &TokenCache,
+    validator: &Validator,
+    token: &str,
+    verified: &Verified<T>,
+    generation: u64,
+    now: u64,
+    peeked: Option<Arc<UnverifiedToken>>,
+) {
+    let registered = verified.token().registered();
+    // Not yet valid (accepted within the leeway): verified again next time.
+    if registered.nbf.is_none_or(|nbf| nbf <= now) {
+        let dies_at = registered.exp.saturating_add(validator.leeway_secs());
+        cache.insert(token, verified, generation, dies_at, peeked);
     }
 }
 
