@@ -45,7 +45,7 @@ use examples::throttle::LoginThrottle;
 use examples::{ApiError, AppClaims, LoginRequest, Users};
 use jwt_extractor::{Claims, RequireRole, require_role, role};
 use jwt_layer::cookie::AuthCookies;
-use jwt_layer::store::{MemoryStore, RedisStore, Store};
+use jwt_layer::store::{MemoryStore, RedisStore, RevocationCache, Store};
 use jwt_layer::{JwkSet, JwtLayer, KeySet, RefreshTokens, TokenIssuer, TokenSource, Validator};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -84,7 +84,11 @@ async fn main() -> Result<(), examples::BoxError> {
     let store: Arc<dyn Store> = match std::env::var("REDIS_URL") {
         Ok(url) if !url.is_empty() => {
             // Fails at start-up if Redis is unreachable; later outages fail closed (503).
-            let store = RedisStore::connect(&url).await?;
+            // Revocation checks are answered from a local cache kept at most 1 s,
+            // dropped as soon as any instance revokes (Redis pub/sub).
+            let store = RedisStore::connect(&url)
+                .await?
+                .cache_revocations(RevocationCache::default())?;
             tracing::info!("refresh tokens and revocations are kept in Redis");
             Arc::new(store)
         }
