@@ -193,8 +193,21 @@ impl RedisStore {
         format!("{}{{s:{id}}}", self.prefix)
     }
 
+    /// The subject's cut-off key; built in one allocation (it is built on
+    /// every revocation check).
     fn cut_key(&self, subject: &str) -> String {
-        format!("{}{{u:{}}}:cut", self.prefix, digest(subject))
+        self.digest_key("{u:", subject, "}:cut")
+    }
+
+    /// `<prefix><open><digest of text><close>`, in one allocation.
+    fn digest_key(&self, open: &str, text: &str, close: &str) -> String {
+        // 43: an unpadded base64url SHA-256.
+        let mut key = String::with_capacity(self.prefix.len() + open.len() + 43 + close.len());
+        key.push_str(&self.prefix);
+        key.push_str(open);
+        URL_SAFE_NO_PAD.encode_string(Sha256::digest(text.as_bytes()), &mut key);
+        key.push_str(close);
+        key
     }
 
     fn subject_keys(&self, subject: &str) -> (String, String) {
@@ -206,7 +219,7 @@ impl RedisStore {
     }
 
     fn jti_key(&self, jti: &str) -> String {
-        format!("{}{{j:{}}}", self.prefix, digest(jti))
+        self.digest_key("{j:", jti, "}")
     }
 
     async fn run<T: redis::FromRedisValue>(
@@ -266,15 +279,16 @@ impl RedisStore {
     async fn pieces<const N: usize>(
         &self,
         keys: [Option<(&str, Read)>; N],
-    ) -> Result<[Option<Piece>; N], StoreError> {
+    ) -> Result<[Option<Arc<Piece>>; N], StoreError> {
         let ticket = self.cache.as_ref().and_then(|cache| cache.ticket());
-        let mut pieces: [Option<Piece>; N] = std::array::from_fn(|_| None);
+        let now = Instant::now();
+        let mut pieces: [Option<Arc<Piece>>; N] = std::array::from_fn(|_| None);
         let mut pipe = redis::pipe();
         let mut asked = 0;
         for (key, piece) in keys.iter().zip(pieces.iter_mut()) {
             let Some((key, read)) = key else { continue };
             if let (Some(cache), Some(_)) = (&self.cache, ticket) {
-                *piece = cache.get(key);
+                *piece = cache.get(key, now);
             }
             if piece.is_none() {
                 match read {
@@ -287,7 +301,7 @@ impl RedisStore {
         if asked == 0 {
             return Ok(pieces);
         }
-        let fetched = Instant::now();
+        let fetched = now;
         let mut connection = self.connection.clone();
         let replies: Vec<Value> = pipe
             .query_async(&mut connection)
@@ -301,15 +315,15 @@ impl RedisStore {
             let reply = replies
                 .next()
                 .ok_or_else(|| bad_reply("a revocation check", "too few replies"))?;
-            let read = match read {
+            let read = Arc::new(match read {
                 Read::Exists => Piece::Exists(parse(reply, "EXISTS")?),
                 Read::Fields(..) => {
                     let (a, b) = parse(reply, "HMGET")?;
                     Piece::Fields(a, b)
                 }
-            };
+            });
             if let (Some(cache), Some(ticket)) = (&self.cache, ticket) {
-                cache.put(ticket, key, read.clone(), fetched);
+                cache.put(ticket, key, Arc::clone(&read), fetched);
             }
             *piece = Some(read);
         }
@@ -653,10 +667,10 @@ impl Store for RedisStore {
                         .map(|key| (key, Read::Fields("sub", "epoch"))),
                 ])
                 .await?;
-            if let Some(Piece::Exists(true)) = jti {
+            if let Some(Piece::Exists(true)) = jti.as_deref() {
                 return Ok(true);
             }
-            let (subject_epoch, logged_out_at) = match cut {
+            let (subject_epoch, logged_out_at) = match cut.as_deref() {
                 Some(Piece::Fields(epoch, at)) => (
                     epoch.as_deref().map_or(Ok(0), parse_u64)?,
                     at.as_deref().map(parse_u64).transpose()?,
@@ -666,10 +680,9 @@ impl Store for RedisStore {
             if query.session.is_some() {
                 // A session token is good only while its session exists,
                 // belongs to the token's subject and predates no logout.
-                return Ok(match session {
+                return Ok(match session.as_deref() {
                     Some(Piece::Fields(Some(subject), Some(epoch))) => {
-                        Some(subject.as_str()) != query.subject
-                            || parse_u64(&epoch)? < subject_epoch
+                        Some(subject.as_str()) != query.subject || parse_u64(epoch)? < subject_epoch
                     }
                     _ => true,
                 });

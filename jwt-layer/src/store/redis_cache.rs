@@ -156,7 +156,8 @@ impl Piece {
 
 #[derive(Clone)]
 struct Entry {
-    piece: Piece,
+    /// Shared: a hit clones a reference count, not the strings.
+    piece: Arc<Piece>,
     fetched: Instant,
     weight: u64,
 }
@@ -210,10 +211,10 @@ impl LocalCache {
         self.live.load(Ordering::Acquire).then_some(Ticket(version))
     }
 
-    /// The cached state of `key`, if fresh.
-    pub(super) fn get(&self, key: &str) -> Option<Piece> {
+    /// The cached state of `key`, if fresh at `now`.
+    pub(super) fn get(&self, key: &str, now: Instant) -> Option<Arc<Piece>> {
         let entry = self.map.get(key)?;
-        if entry.fetched.elapsed() >= self.max_age {
+        if now.saturating_duration_since(entry.fetched) >= self.max_age {
             self.map.remove(key);
             return None;
         }
@@ -224,7 +225,7 @@ impl LocalCache {
     /// (or the subscription changed) since `ticket` was taken. Called after
     /// the insert too: a message that arrives between the check and the
     /// insert removes what was inserted.
-    pub(super) fn put(&self, ticket: Ticket, key: &str, piece: Piece, fetched: Instant) {
+    pub(super) fn put(&self, ticket: Ticket, key: &str, piece: Arc<Piece>, fetched: Instant) {
         if self.version.load(Ordering::Acquire) != ticket.0 {
             return;
         }
