@@ -322,7 +322,8 @@ impl Entry {
         if self.generation != generation || self.source != source {
             return None;
         }
-        Verified::from_erased(&self.verified)
+        // The entry is a clone: its reference becomes the request's.
+        Verified::from_erased(self.verified)
     }
 
     /// What the token says of itself, if it was cached with a resolver.

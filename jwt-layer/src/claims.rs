@@ -293,11 +293,10 @@ impl<T> Verified<T> {
     }
 
     /// Back from [`into_erased`](Self::into_erased); `None` for another `T`.
-    pub(crate) fn from_erased(erased: &Arc<dyn ErasedVerified>) -> Option<Self>
+    pub(crate) fn from_erased(erased: Arc<dyn ErasedVerified>) -> Option<Self>
     where
         T: Send + Sync + 'static,
     {
-        let erased: Arc<dyn ErasedVerified> = Arc::clone(erased);
         let any: Arc<dyn Any + Send + Sync> = erased;
         any.downcast::<(T, VerifiedToken)>()
             .ok()
@@ -382,7 +381,7 @@ impl Authentication {
 
     /// The verified claims, if the layer's claims type is `T` (a clone of an `Arc`).
     pub fn verified<T: Send + Sync + 'static>(&self) -> Option<Verified<T>> {
-        Verified::from_erased(self.verified.as_ref()?)
+        Verified::from_erased(Arc::clone(self.verified.as_ref()?))
     }
 
     /// The verified token, whatever the claims type.
