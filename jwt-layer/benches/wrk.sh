@@ -11,6 +11,10 @@
 #   ROUNDS=5 DURATION=10 jwt-layer/benches/wrk.sh
 #   PARTS=layer jwt-layer/benches/wrk.sh     # only the layer table
 #   PARTS=production jwt-layer/benches/wrk.sh
+#   BEFORE=/path/to/older/wrk_server jwt-layer/benches/wrk.sh   # also `layer@before`
+#
+# BEFORE is a wrk_server built from another revision (copy examples/wrk_server.rs
+# there): its layer variants run in the same rounds, as `<variant>@before`.
 #
 # Needs wrk, redis-server, curl and jq; Linux (taskset, /proc). Run it on an
 # otherwise idle machine: anything else on the two cores shows in the figures.
@@ -125,10 +129,18 @@ if [[ " $PARTS " == *" layer "* ]]; then
       # what authentication costs, not what a longer header costs hyper.
       variants="bare raw layer"
       [ "$alg" = HS256 ] && variants="bare raw layer layer-around layer-nocache"
+      runs=""
       for variant in $variants; do
-        start "$TARGET/release/examples/wrk_server" "$variant" "$alg"
+        runs="$runs $variant=$TARGET/release/examples/wrk_server"
+        if [ -n "${BEFORE:-}" ] && [[ "$variant" == layer* ]]; then
+          runs="$runs $variant@before=$BEFORE"
+        fi
+      done
+      for run in $runs; do
+        name=${run%%=*}
+        start "${run#*=}" "${name%@before}" "$alg"
         AUTH="Authorization: Bearer $(sed -n 's/^token //p' "$WORK/out")"
-        echo "$variant $alg $round $(measure /)" >>"$WORK/layer"
+        echo "$name $alg $round $(measure /)" >>"$WORK/layer"
         stop
       done
     done
