@@ -68,6 +68,8 @@ pub const DEFAULT_MAX_BYTES: usize = 4 << 20;
 pub const ENTRY_OVERHEAD: usize = 128;
 /// The longest wait between two reconnection attempts of the subscriber.
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
+/// The longest a quiet subscription goes without a ping, whatever `max_age`.
+const MAX_PING_INTERVAL: Duration = Duration::from_secs(1);
 
 /// How a [`RedisStore`](super::RedisStore) caches revocation state; see the
 /// [module](self) docs.
@@ -97,20 +99,20 @@ impl RevocationCache {
     }
 
     /// The longest an answer of Redis is served (default 1 s): the bound on
-    /// how stale a check can be if an invalidation message is lost. Also how
-    /// often a quiet subscription is pinged. At least 10 ms.
+    /// how stale a check can be if an invalidation message is lost. A quiet
+    /// subscription is pinged this often (at least every second). At least 10 ms.
     pub const fn max_age(mut self, max_age: Duration) -> Self {
         self.max_age = max_age;
         self
     }
 
-    /// At most this many keys (default [`DEFAULT_MAX_ENTRIES`]).
+    /// At most this many keys (default [`DEFAULT_MAX_ENTRIES`], at least 1).
     pub const fn max_entries(mut self, entries: usize) -> Self {
         self.max_entries = entries;
         self
     }
 
-    /// About this many bytes at most (default [`DEFAULT_MAX_BYTES`]).
+    /// About this many bytes at most (default [`DEFAULT_MAX_BYTES`], at least 1).
     pub const fn max_bytes(mut self, bytes: usize) -> Self {
         self.max_bytes = bytes;
         self
@@ -308,9 +310,15 @@ async fn subscribe(
     cache: Weak<LocalCache>,
     timeout: Duration,
 ) {
+    // However this task ends (the store dropped, a panic), the cache is no
+    // longer trusted: nobody applies invalidations any more.
+    let _down = DownOnDrop(cache.clone());
     let mut backoff = Duration::from_millis(50);
     loop {
-        let Some(max_age) = cache.upgrade().map(|cache| cache.max_age) else {
+        let Some(ping_every) = cache
+            .upgrade()
+            .map(|cache| cache.max_age.min(MAX_PING_INTERVAL))
+        else {
             return;
         };
         match tokio::time::timeout(timeout, connect(&client, &channel)).await {
@@ -324,7 +332,7 @@ async fn subscribe(
                 tracing::debug!(target: "jwt_layer", %channel, "revocation cache subscribed");
                 backoff = Duration::from_millis(50);
                 let reason = loop {
-                    match tokio::time::timeout(max_age, stream.next()).await {
+                    match tokio::time::timeout(ping_every, stream.next()).await {
                         Ok(Some(message)) => {
                             let Some(cache) = cache.upgrade() else {
                                 return;
@@ -336,7 +344,7 @@ async fn subscribe(
                             }
                         }
                         Ok(None) => break "connection closed",
-                        // Quiet for `max_age`: is anybody there?
+                        // Quiet for a while: is anybody there?
                         Err(_) => {
                             if cache.strong_count() == 0 {
                                 return;
@@ -364,6 +372,17 @@ async fn subscribe(
         }
         tokio::time::sleep(backoff).await;
         backoff = (backoff * 2).min(MAX_BACKOFF);
+    }
+}
+
+/// Switches the cache off when the subscriber ends.
+struct DownOnDrop(Weak<LocalCache>);
+
+impl Drop for DownOnDrop {
+    fn drop(&mut self) {
+        if let Some(cache) = self.0.upgrade() {
+            cache.set_live(false);
+        }
     }
 }
 
