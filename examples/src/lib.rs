@@ -148,6 +148,7 @@ pub const VARIABLES: &[&str] = &[
     "LOGIN_ACCOUNT_PER_MIN",
     "LOGIN_ADDRESS_PER_MIN",
     "REDIS_URL",
+    "REVOCATION_CACHE_SECS",
     "STATIC_DIR",
     "ISSUER_URL",
     "RESOURCE_URL",

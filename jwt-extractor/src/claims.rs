@@ -2,7 +2,7 @@
 //! optional authentication.
 use axum::extract::{FromRequestParts, OptionalFromRequestParts};
 use http::request::Parts;
-use jwt_layer::{Anonymous, AuthError, ErrorResponder, Verified, VerifiedToken};
+use jwt_layer::{AuthError, RequestAuth, Verified, VerifiedToken};
 
 use crate::rejection::Rejection;
 
@@ -102,10 +102,11 @@ pub(crate) fn find<T: Send + Sync + 'static>(
     parts: &Parts,
     extractor: &'static str,
 ) -> Result<Found<T>, Rejection> {
-    if let Some(verified) = parts.extensions.get::<Verified<T>>() {
-        return Ok(Found::Verified(verified.clone()));
+    let authentication = parts.extensions.get::<RequestAuth>();
+    if let Some(verified) = authentication.and_then(RequestAuth::verified::<T>) {
+        return Ok(Found::Verified(verified));
     }
-    if parts.extensions.get::<Anonymous>().is_some() {
+    if authentication.is_some_and(RequestAuth::is_anonymous) {
         return Ok(Found::Anonymous);
     }
     Err(Rejection::missing_layer(
@@ -114,8 +115,16 @@ pub(crate) fn find<T: Send + Sync + 'static>(
     ))
 }
 
+/// The layer's responder for this request, if a layer let it through.
+pub(crate) fn responder(parts: &Parts) -> Option<&jwt_layer::ErrorResponder> {
+    parts
+        .extensions
+        .get::<RequestAuth>()
+        .map(RequestAuth::responder)
+}
+
 pub(crate) fn unauthenticated(parts: &Parts) -> Rejection {
-    Rejection::auth(AuthError::Missing, parts.extensions.get::<ErrorResponder>())
+    Rejection::auth(AuthError::Missing, responder(parts))
 }
 
 impl<S: Send + Sync, T: ClaimsType> FromRequestParts<S> for Claims<T> {

@@ -31,7 +31,7 @@ use std::marker::PhantomData;
 
 use axum::extract::FromRequestParts;
 use http::request::Parts;
-use jwt_layer::{AuthError, ErrorResponder, VerifiedToken};
+use jwt_layer::{AuthError, VerifiedToken};
 
 use crate::claims::{Claims, ClaimsType, Found, find, unauthenticated};
 use crate::rejection::Rejection;
@@ -77,7 +77,7 @@ impl<S: Send + Sync, P: Policy> FromRequestParts<S> for Require<P> {
             );
             Err(Rejection::auth(
                 AuthError::InsufficientScope,
-                parts.extensions.get::<ErrorResponder>(),
+                crate::claims::responder(parts),
             ))
         }
     }

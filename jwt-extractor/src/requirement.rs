@@ -5,7 +5,7 @@
 use std::marker::PhantomData;
 
 use http::request::Parts;
-use jwt_layer::{Anonymous, AuthError, ErrorResponder, VerifiedToken};
+use jwt_layer::{AuthError, RequestAuth, VerifiedToken};
 
 use crate::rejection::Rejection;
 
@@ -225,12 +225,12 @@ pub(crate) fn authorize(
     describe: impl FnOnce() -> String,
     refusal: impl FnOnce() -> AuthError,
 ) -> Result<VerifiedToken, Rejection> {
-    let responder = parts.extensions.get::<ErrorResponder>();
-    let Some(token) = parts.extensions.get::<VerifiedToken>() else {
-        if parts.extensions.get::<Anonymous>().is_some() {
-            return Err(Rejection::auth(AuthError::Missing, responder));
-        }
+    let Some(auth) = parts.extensions.get::<RequestAuth>() else {
         return Err(Rejection::missing_layer(what, "any claims type"));
+    };
+    let responder = Some(auth.responder());
+    let Some(token) = auth.token() else {
+        return Err(Rejection::auth(AuthError::Missing, responder));
     };
     if allowed(token) {
         Ok(token.clone())

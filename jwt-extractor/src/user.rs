@@ -2,7 +2,7 @@
 //! `req.user`), and `Option<CurrentUser<U>>` for optional authentication.
 use axum::extract::{FromRequestParts, OptionalFromRequestParts};
 use http::request::Parts;
-use jwt_layer::Anonymous;
+use jwt_layer::RequestAuth;
 
 use crate::claims::unauthenticated;
 use crate::rejection::Rejection;
@@ -55,7 +55,11 @@ fn find<U: Clone + Send + Sync + 'static>(
     if let Some(user) = parts.extensions.get::<U>() {
         return Ok(Some(user.clone()));
     }
-    if parts.extensions.get::<Anonymous>().is_some() {
+    if parts
+        .extensions
+        .get::<RequestAuth>()
+        .is_some_and(RequestAuth::is_anonymous)
+    {
         return Ok(None);
     }
     Err(Rejection::missing_user_loader(

@@ -18,7 +18,8 @@
 //! ```text
 //! flock /tmp/cargo.lock cargo bench -p jwt-layer --bench layer -- --warm-up-time 1 --measurement-time 3
 //! ```
-//! `BENCH_SUMMARY_ONLY=1` skips criterion and prints the summary alone.
+//! `BENCH_SUMMARY_ONLY=1` skips criterion and prints the summary alone;
+//! `BENCH_ALGS=HS256,RS256` runs only these algorithms.
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::hint::black_box;
 use std::sync::Arc;
@@ -245,7 +246,15 @@ impl Case {
 
 fn cases() -> Vec<Case> {
     let mut cases = Vec::new();
+    // `BENCH_ALGS=HS256,RS256` limits the runs to these algorithms.
+    let only = std::env::var("BENCH_ALGS").ok();
     for (alg, signing, decoding) in signing_keys() {
+        if only
+            .as_deref()
+            .is_some_and(|only| !only.split(',').any(|a| a == alg))
+        {
+            continue;
+        }
         let keys = KeySet::single(signing.verifying_key());
         let issuer = TokenIssuer::new(signing, validator(keys.clone())).unwrap();
         let all = bearer_values(&issuer, DISTINCT);
@@ -488,7 +497,11 @@ fn main() {
         criterion_runs(&mut cases, &runtime);
     }
     // `cargo bench` passes `--bench`; `cargo test --benches` runs this once as a smoke test.
-    if std::env::args().any(|a| a == "--bench") || std::env::var_os("BENCH_SUMMARY_ONLY").is_some()
+    // `--profile-time` (criterion's mode for profilers) runs the chosen cases alone.
+    let profiling = std::env::args().any(|a| a == "--profile-time");
+    if !profiling
+        && (std::env::args().any(|a| a == "--bench")
+            || std::env::var_os("BENCH_SUMMARY_ONLY").is_some())
     {
         summary(&mut cases, &runtime);
         cache_memory(&runtime);

@@ -2,13 +2,13 @@
 //! store and on a real Redis (a private `redis-server` on a unix socket,
 //! started here; skipped with a message if `redis-server` is not installed).
 //!
-//! `cargo bench -p jwt-layer --bench refresh`
+//! `cargo bench -p jwt-layer --features redis --bench refresh`
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
-use jwt_layer::store::{MemoryStore, RedisStore, Store};
+use jwt_layer::store::{MemoryStore, RedisStore, RevocationCache, Store};
 use jwt_layer::{
     Algorithm, KeySet, RefreshTokens, RevocationCheck, SigningKey, TokenIssuer, Validator,
 };
@@ -84,6 +84,16 @@ fn bench(c: &mut Criterion) {
             .block_on(RedisStore::connect(&server.url))
             .expect("connecting to the bench redis-server");
         stores.push(("RedisStore", Arc::new(store)));
+        // The same with the local cache of revocation state (its subscriber
+        // runs whenever the runtime does).
+        let cached = runtime
+            .block_on(async {
+                RedisStore::connect(&server.url)
+                    .await?
+                    .cache_revocations(RevocationCache::new())
+            })
+            .expect("connecting to the bench redis-server");
+        stores.push(("RedisStore + revocation cache", Arc::new(cached)));
     }
 
     let mut group = c.benchmark_group("refresh");

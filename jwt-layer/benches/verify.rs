@@ -82,7 +82,7 @@ fn bench(c: &mut Criterion) {
         raw.set_issuer(&["https://auth.bench"]);
         raw.set_audience(&["https://api.bench"]);
         let handler = service_fn(|request: Request<Full<Bytes>>| async move {
-            let ok = request.extensions().get::<Verified<Claims>>().is_some()
+            let ok = Verified::<Claims>::from_extensions(request.extensions()).is_some()
                 || request.extensions().get::<Arc<Claims>>().is_some();
             Ok::<_, Infallible>(Response::new(Full::new(Bytes::from_static(if ok {
                 b"ok"

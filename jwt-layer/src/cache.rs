@@ -35,6 +35,11 @@
 //!   [`Validator::replace_keys`](crate::Validator::replace_keys) (a rotation, a
 //!   refreshed JWKS) makes every entry stale, and the cache is emptied when it
 //!   first sees the new keys.
+//! - With a [resolver](crate::resolve), the resolver is still asked on every
+//!   request (with what the token says of itself, read once per entry), and
+//!   the entry is served only if it chose the very validator, with the same
+//!   key set, that verified the token: a token cached for one tenant is
+//!   verified afresh, and refused, for a tenant whose keys or policy differ.
 //! - Only the token's origin that verified it is served from the entry (a token
 //!   that arrives by another [source](crate::source) is verified again), so
 //!   [`VerifiedToken::source`](crate::VerifiedToken::source) is always this
@@ -74,13 +79,13 @@
 //! (an access log drained on later calls, `crossbeam` channels and epochs)
 //! costs more per hit than an exact `exp` comparison, which the cache does
 //! itself, to the second, the way the validator does.
-use std::any::Any;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use quick_cache::sync::Cache;
 
-use crate::claims::Verified;
+use crate::claims::{ErasedVerified, Verified};
+use crate::resolve::UnverifiedToken;
 use crate::source::TokenSourceKind;
 
 /// Default maximum number of cached tokens.
@@ -93,6 +98,10 @@ pub const DEFAULT_MAX_BYTES: usize = 4 << 20;
 pub const ENTRY_OVERHEAD: usize = 640;
 /// How many times its payload's length an entry is charged; see the [module](self#size) docs.
 pub const PAYLOAD_FACTOR: usize = 6;
+/// What an entry of a layer with a [resolver](crate::resolve) is charged more,
+/// besides the lengths of the token's `kid` and `iss`: the unverified header
+/// and issuer kept for the resolver.
+pub const PEEKED_OVERHEAD: usize = 96;
 
 /// The size of a layer's verified-token cache. See the [module](self) docs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -144,13 +153,18 @@ impl CacheConfig {
 
 /// One verified token.
 #[derive(Clone)]
-struct Entry {
+pub(crate) struct Entry {
     /// The `Verified<T>` of the layer's `T`, type-erased because the layer's
     /// configuration is not generic.
-    verified: Arc<dyn Any + Send + Sync>,
+    verified: Arc<dyn ErasedVerified>,
     source: TokenSourceKind,
-    /// The key-set generation that verified it.
+    /// The generation of the validator and key set that verified it (unique
+    /// in the process: it names the validator too).
     generation: u64,
+    /// With a resolver: what the token says of itself unverified, read once
+    /// (it depends on the token's bytes alone), for the resolver to choose
+    /// again on every request.
+    peeked: Option<Arc<UnverifiedToken>>,
     /// `exp + leeway`: from this second on, the validator refuses the token.
     dies_at: u64,
     /// What the entry is charged, computed once (the weigher must be cheap and
@@ -204,7 +218,7 @@ impl TokenCache {
     }
 
     /// The verified token for `token`, if it was verified from `source` under
-    /// key-set `generation` and is still alive at `now`.
+    /// `generation` and is still alive at `now`.
     pub(crate) fn get<T: Send + Sync + 'static>(
         &self,
         token: &str,
@@ -212,16 +226,18 @@ impl TokenCache {
         generation: u64,
         now: u64,
     ) -> Option<Verified<T>> {
-        self.observe(generation);
+        self.lookup(token, now)?.serve(generation, source)
+    }
+
+    /// The entry of `token` if it is still alive at `now`, whoever verified
+    /// it: [`Entry::serve`] decides whether it may be served.
+    pub(crate) fn lookup(&self, token: &str, now: u64) -> Option<Entry> {
         let entry = self.map.get(token)?;
         if now >= entry.dies_at {
             self.map.remove(token);
             return None;
         }
-        if entry.generation != generation || entry.source != source {
-            return None;
-        }
-        Verified::from_any(entry.verified)
+        Some(entry)
     }
 
     /// Keeps `verified` for `token` until `dies_at` (`exp + leeway`).
@@ -231,34 +247,42 @@ impl TokenCache {
         verified: &Verified<T>,
         generation: u64,
         dies_at: u64,
+        peeked: Option<Arc<UnverifiedToken>>,
     ) {
-        // Verified under keys already replaced: it would never be served.
-        if !self.observe(generation) {
-            return;
-        }
-        let estimate = ENTRY_OVERHEAD.saturating_add(token.len()).saturating_add(
-            verified
-                .token()
-                .payload()
-                .len()
-                .saturating_mul(PAYLOAD_FACTOR),
-        );
+        let peeked_len = peeked.as_deref().map_or(0, |peeked| {
+            PEEKED_OVERHEAD
+                .saturating_add(peeked.kid.as_ref().map_or(0, String::len))
+                .saturating_add(peeked.issuer.as_ref().map_or(0, String::len))
+        });
+        let estimate = ENTRY_OVERHEAD
+            .saturating_add(token.len())
+            .saturating_add(peeked_len)
+            .saturating_add(
+                verified
+                    .token()
+                    .payload()
+                    .len()
+                    .saturating_mul(PAYLOAD_FACTOR),
+            );
         let weight = u64::try_from(estimate)
             .unwrap_or(u64::MAX)
             .max(self.min_weight);
         let entry = Entry {
-            verified: verified.clone().into_any(),
+            verified: verified.clone().into_erased(),
             source: verified.token().source(),
             generation,
+            peeked,
             dies_at,
             weight,
         };
         self.map.insert(token.into(), entry);
     }
 
-    /// Notes the generation in force; empties the cache when it moved on.
-    /// `false` if `generation` is older than one already seen.
-    fn observe(&self, generation: u64) -> bool {
+    /// For a layer with one validator: notes the generation in force and
+    /// empties the cache when it moved on (a rotation), so stale entries do
+    /// not sit there until evicted. `false` if `generation` is older than one
+    /// already seen: what it verified would never be served.
+    pub(crate) fn observe(&self, generation: u64) -> bool {
         let seen = self.generation.load(Ordering::Acquire);
         if seen == generation {
             return true;
@@ -283,6 +307,28 @@ impl TokenCache {
             entries: self.map.len(),
             bytes: usize::try_from(self.map.weight()).unwrap_or(usize::MAX),
         }
+    }
+}
+
+impl Entry {
+    /// The verified token, if it was verified under `generation` (the
+    /// validator and key set in force for this request) from `source`, for
+    /// the layer's `T`.
+    pub(crate) fn serve<T: Send + Sync + 'static>(
+        self,
+        generation: u64,
+        source: TokenSourceKind,
+    ) -> Option<Verified<T>> {
+        if self.generation != generation || self.source != source {
+            return None;
+        }
+        // The entry is a clone: its reference becomes the request's.
+        Verified::from_erased(self.verified)
+    }
+
+    /// What the token says of itself, if it was cached with a resolver.
+    pub(crate) fn peeked(&self) -> Option<&Arc<UnverifiedToken>> {
+        self.peeked.as_ref()
     }
 }
 

@@ -22,7 +22,7 @@
 //! # Ok(()) }
 //! ```
 //!
-//! After a token passes, the layer puts two values in the request extensions:
+//! Of a token that passes, the layer hands over:
 //! - [`Verified<T>`]: the application's claims type `T`, deserialized once;
 //! - [`VerifiedToken`]: the registered claims (`sub`, `exp`, `jti`, `sid`, …),
 //!   the verified payload (and, parsed on first use, its JSON object), the
@@ -33,12 +33,38 @@
 //! map (`T = serde_json::Value`, the roles, [`VerifiedToken::raw`]) keeps the
 //! last member, as RFC 7519 §4 allows. So an authorization check and the
 //! handler never see two different values of one claim.
-//! In optional mode a request without any token carries [`Anonymous`] instead.
+//!
+//! # In the request extensions
+//! The layer puts one value in the extensions of each request it lets through,
+//! an [`RequestAuth`]: the verified token (shared, behind an `Arc`; `None`
+//! for a request without any token in optional mode) and the
+//! [`ErrorResponder`] that answers refusals behind the layer the way the layer
+//! does. One value rather than one per type: each extension is a heap
+//! allocation and a map insert on every request.
+//!
+//! ```
+//! use http::Request;
+//! use jwt_layer::{RequestAuth, Verified, VerifiedToken};
+//! # #[derive(serde::Deserialize)] struct MyClaims { name: String }
+//!
+//! fn handle(request: &Request<()>) {
+//!     // Behind a `JwtLayer::<MyClaims>` (what `jwt-extractor`'s `Claims<T>` reads):
+//!     let claims: Option<Verified<MyClaims>> = Verified::from_extensions(request.extensions());
+//!     // Without knowing the claims type (guards, logging):
+//!     let token: Option<&VerifiedToken> = VerifiedToken::from_extensions(request.extensions());
+//!     // Everything, anonymous requests of optional mode included:
+//!     let anonymous = request.extensions().get::<RequestAuth>().is_some_and(RequestAuth::is_anonymous);
+//!     # let _ = (claims, token, anonymous);
+//! }
+//! ```
+use std::any::Any;
 use std::sync::{Arc, OnceLock};
 
+use http::Extensions;
 use jsonwebtoken::Algorithm;
 use serde_json::{Map, Value};
 
+use crate::error::ErrorResponder;
 use crate::source::TokenSourceKind;
 
 /// The registered claims of RFC 7519 §4.1, as verified.
@@ -278,6 +304,12 @@ impl VerifiedToken {
     pub fn auth_time(&self) -> Option<u64> {
         self.raw().get("auth_time").and_then(Value::as_u64)
     }
+
+    /// The token a [`JwtLayer`](crate::JwtLayer) verified for this request,
+    /// whatever its claims type: from the request's [`RequestAuth`].
+    pub fn from_extensions(extensions: &Extensions) -> Option<&VerifiedToken> {
+        extensions.get::<RequestAuth>()?.token()
+    }
 }
 
 /// A `scope` or `scp` value as a list: a space-separated string, or an array
@@ -321,24 +353,35 @@ impl<T> Verified<T> {
         }
     }
 
-    /// Type-erased, for the verified-token cache (which is not generic over `T`).
-    #[cfg_attr(not(feature = "cache"), allow(dead_code))]
-    pub(crate) fn into_any(self) -> Arc<dyn std::any::Any + Send + Sync>
+    /// Type-erased, for the request extensions and the verified-token cache
+    /// (neither is generic over `T`).
+    pub(crate) fn into_erased(self) -> Arc<dyn ErasedVerified>
     where
         T: Send + Sync + 'static,
     {
         self.inner
     }
 
-    /// Back from [`into_any`](Self::into_any); `None` for another `T`.
-    #[cfg_attr(not(feature = "cache"), allow(dead_code))]
-    pub(crate) fn from_any(any: Arc<dyn std::any::Any + Send + Sync>) -> Option<Self>
+    /// Back from [`into_erased`](Self::into_erased); `None` for another `T`.
+    pub(crate) fn from_erased(erased: Arc<dyn ErasedVerified>) -> Option<Self>
     where
         T: Send + Sync + 'static,
     {
+        let any: Arc<dyn Any + Send + Sync> = erased;
         any.downcast::<(T, VerifiedToken)>()
             .ok()
             .map(|inner| Self { inner })
+    }
+
+    /// The claims a [`JwtLayer<T>`](crate::JwtLayer) verified for this
+    /// request: from the request's [`RequestAuth`]. `None` without a
+    /// token (optional mode), without the layer, or for a layer of another
+    /// claims type. A clone of an `Arc`.
+    pub fn from_extensions(extensions: &Extensions) -> Option<Self>
+    where
+        T: Send + Sync + 'static,
+    {
+        extensions.get::<RequestAuth>()?.verified()
     }
 
     /// The application's claims.
@@ -359,7 +402,72 @@ impl<T> std::ops::Deref for Verified<T> {
     }
 }
 
-/// Put in the request extensions by a layer in optional mode when the request
-/// carried no token at all (an invalid token is refused, never anonymous).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Anonymous;
+/// A `Verified<T>` of some `T`: its token can be read without knowing `T`,
+/// and it is downcast back to `Verified<T>` by whoever knows `T`.
+pub(crate) trait ErasedVerified: Any + Send + Sync {
+    fn token(&self) -> &VerifiedToken;
+}
+
+impl<T: Send + Sync + 'static> ErasedVerified for (T, VerifiedToken) {
+    fn token(&self) -> &VerifiedToken {
+        &self.1
+    }
+}
+
+/// What a [`JwtLayer`](crate::JwtLayer) leaves in the extensions of each
+/// request it lets through: the verified token, or none for a request without
+/// any token in optional mode (an invalid token is refused, never anonymous),
+/// and the responder for refusals behind the layer. See the
+/// [module](self#in-the-request-extensions) docs.
+///
+/// Cheap to clone: the verified token is shared (an `Arc`), with every request
+/// that carries the same token while it is in the
+/// [verified-token cache](crate::cache).
+#[derive(Clone)]
+pub struct RequestAuth {
+    verified: Option<Arc<dyn ErasedVerified>>,
+    responder: ErrorResponder,
+}
+
+impl std::fmt::Debug for RequestAuth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RequestAuth")
+            .field("token", &self.token())
+            .field("responder", &self.responder)
+            .finish()
+    }
+}
+
+impl RequestAuth {
+    pub(crate) fn new(
+        verified: Option<Arc<dyn ErasedVerified>>,
+        responder: ErrorResponder,
+    ) -> Self {
+        Self {
+            verified,
+            responder,
+        }
+    }
+
+    /// The verified claims, if the layer's claims type is `T` (a clone of an `Arc`).
+    pub fn verified<T: Send + Sync + 'static>(&self) -> Option<Verified<T>> {
+        Verified::from_erased(Arc::clone(self.verified.as_ref()?))
+    }
+
+    /// The verified token, whatever the claims type.
+    pub fn token(&self) -> Option<&VerifiedToken> {
+        self.verified.as_deref().map(ErasedVerified::token)
+    }
+
+    /// Whether the request carried no token at all (the layer is in
+    /// [optional](crate::JwtLayer::optional) mode).
+    pub fn is_anonymous(&self) -> bool {
+        self.verified.is_none()
+    }
+
+    /// Answers refusals the way the layer does (realm, hook, gRPC), for the
+    /// guards and extractors behind it.
+    pub fn responder(&self) -> &ErrorResponder {
+        &self.responder
+    }
+}

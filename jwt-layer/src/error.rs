@@ -490,9 +490,10 @@ pub type ErrorHandler = dyn Fn(&AuthError, &str) -> Response<Bytes> + Send + Syn
 
 /// Answers refusals the way the layer was configured to (realm and response hook).
 ///
-/// The layer puts one in the extensions of every request it lets through, so that
-/// authorization guards behind it (`jwt-extractor`'s `RequireRole`) answer in the
-/// same format. Cheap to clone.
+/// The layer hands one to every request it lets through (in its
+/// [`RequestAuth`](crate::RequestAuth)), so that authorization guards
+/// behind it (`jwt-extractor`'s `RequireRole`) answer in the same format.
+/// Cheap to clone.
 #[derive(Clone)]
 pub struct ErrorResponder {
     realm: std::sync::Arc<str>,

@@ -396,6 +396,20 @@ impl KeySet {
         self.key_for(kid).is_some()
     }
 
+    /// Whether `other` verifies exactly what this set verifies: the same
+    /// public keys with the same `kid`s and algorithms, in the same order. An
+    /// HMAC secret never compares equal (its material is not kept to compare).
+    pub(crate) fn same_as(&self, other: &KeySet) -> bool {
+        Arc::ptr_eq(&self.inner, &other.inner)
+            || (self.inner.keys.len() == other.inner.keys.len()
+                && self.inner.keys.iter().zip(&other.inner.keys).all(|(a, b)| {
+                    a.kid == b.kid
+                        && a.alg == b.alg
+                        && a.public_jwk.is_some()
+                        && a.public_jwk == b.public_jwk
+                }))
+    }
+
     /// The key for a token header's `kid`: the one named, or the only key
     /// when the token names none.
     pub(crate) fn key_for(&self, kid: Option<&str>) -> Option<&VerifyingKey> {

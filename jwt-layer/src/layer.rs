@@ -16,7 +16,7 @@ use tower_service::Service;
 
 #[cfg(feature = "cache")]
 use crate::cache::{CacheConfig, CacheStats, TokenCache};
-use crate::claims::{Anonymous, Verified, VerifiedToken};
+use crate::claims::{RequestAuth, Verified, VerifiedToken};
 use crate::csrf::{CsrfLayer, CsrfPolicy};
 use crate::error::{AuthError, DEFAULT_REALM, ErrorHandler, ErrorResponder};
 use crate::future::BoxFuture;
@@ -29,8 +29,10 @@ use crate::validate::Validator;
 /// Authenticates every request that passes through it.
 ///
 /// `T` is the application's claims type; the layer deserializes the verified
-/// claims into it once and puts a [`Verified<T>`](crate::Verified) and a
-/// [`VerifiedToken`](crate::VerifiedToken) into the request extensions.
+/// claims into it once and puts them into the request extensions, as an
+/// [`RequestAuth`](crate::RequestAuth): read them with
+/// [`Verified::<T>::from_extensions`](crate::Verified::from_extensions) (or
+/// `jwt-extractor`'s `Claims<T>`).
 ///
 /// Cheap to clone: the configuration sits behind an `Arc`.
 ///
@@ -165,8 +167,9 @@ impl<T> JwtLayer<T> {
         CsrfLayer::with_policy(self.config.csrf.clone(), self.config.responder.clone())
     }
 
-    /// Optional mode: a request without any token passes, with [`Anonymous`] in its
-    /// extensions instead of claims. A token that is present but invalid is still refused.
+    /// Optional mode: a request without any token passes, its
+    /// [`RequestAuth`] [anonymous](RequestAuth::is_anonymous). A token
+    /// that is present but invalid is still refused.
     pub fn optional(self) -> Self {
         self.edit(|c| c.optional = true)
     }
@@ -265,8 +268,10 @@ impl<T> JwtLayer<T> {
     /// (see [`crate::resolve`]): an identity provider's JWKS fetched again on
     /// an unknown `kid`, several issuers, keys per tenant. The validator given
     /// to [`new`](Self::new) is then only what [`validator`](Self::validator)
-    /// returns. Requests take the async path, and the verified-token cache is
-    /// not used (a token may be resolved differently per request).
+    /// returns. Requests take the async path. The resolver is asked on every
+    /// request; the [verified-token cache](crate::cache) serves a token only
+    /// to a request for which the resolver chose the very validator (and key
+    /// set) that verified it.
     pub fn resolver(self, resolver: impl KeyResolver) -> Self {
         let resolver: Arc<dyn KeyResolver> = Arc::new(resolver);
         self.edit(|c| c.resolver = Some(resolver))
@@ -390,7 +395,7 @@ impl LayerConfig {
     }
 
     /// [`verify_found`](Self::verify_found) with the validator the resolver
-    /// chooses for this token (no cache).
+    /// chooses for this token.
     async fn verify_resolved<T>(
         &self,
         resolver: &dyn KeyResolver,
@@ -403,11 +408,72 @@ impl LayerConfig {
         let Some(found) = found else {
             return self.without_token();
         };
+        let verified = self.verify_with(resolver, &found, parts).await?;
+        self.check_cross_site(found.source, parts)?;
+        Ok(Some(verified))
+    }
+
+    #[cfg(not(feature = "cache"))]
+    async fn verify_with<T>(
+        &self,
+        resolver: &dyn KeyResolver,
+        found: &Found<'_>,
+        parts: &Parts,
+    ) -> Result<Verified<T>, AuthError>
+    where
+        T: DeserializeOwned + Send + Sync + 'static,
+    {
         let unverified = UnverifiedToken::peek(&found.token)?;
         let validator = resolver.resolve(parts, &unverified).await?;
         let (verified, _) = validator.verify_from::<T>(&found.token, found.source)?;
-        self.check_cross_site(found.source, parts)?;
-        Ok(Some(verified))
+        Ok(verified)
+    }
+
+    /// The token verified by the validator the resolver chooses for this
+    /// request, from the cache when that very validator, with the same keys,
+    /// verified it before. The resolver is asked on every request, hit or
+    /// miss (it may choose by host name, say): an entry verified by another
+    /// validator, or under keys since replaced, is never served.
+    #[cfg(feature = "cache")]
+    async fn verify_with<T>(
+        &self,
+        resolver: &dyn KeyResolver,
+        found: &Found<'_>,
+        parts: &Parts,
+    ) -> Result<Verified<T>, AuthError>
+    where
+        T: DeserializeOwned + Send + Sync + 'static,
+    {
+        let Some(cache) = &self.cache else {
+            let unverified = UnverifiedToken::peek(&found.token)?;
+            let validator = resolver.resolve(parts, &unverified).await?;
+            let (verified, _) = validator.verify_from::<T>(&found.token, found.source)?;
+            return Ok(verified);
+        };
+        let now = crate::validate::now();
+        let entry = cache.lookup(&found.token, now);
+        // The same bytes say the same of themselves: peeked once per entry.
+        let unverified = match entry.as_ref().and_then(|entry| entry.peeked()) {
+            Some(peeked) => Arc::clone(peeked),
+            None => Arc::new(UnverifiedToken::peek(&found.token)?),
+        };
+        let validator = resolver.resolve(parts, &unverified).await?;
+        if let Some(verified) =
+            entry.and_then(|entry| entry.serve(validator.key_generation(), found.source))
+        {
+            return Ok(verified);
+        }
+        let (verified, generation) = validator.verify_from::<T>(&found.token, found.source)?;
+        remember(
+            cache,
+            &validator,
+            &found.token,
+            &verified,
+            generation,
+            now,
+            Some(unverified),
+        );
+        Ok(verified)
     }
 
     #[cfg(not(feature = "cache"))]
@@ -431,37 +497,42 @@ impl LayerConfig {
         };
         let now = crate::validate::now();
         let generation = self.validator.key_generation();
+        cache.observe(generation);
         if let Some(verified) = cache.get::<T>(&found.token, found.source, generation, now) {
             return Ok(verified);
         }
         let (verified, generation) = self
             .validator
             .verify_from::<T>(&found.token, found.source)?;
-        let registered = verified.token().registered();
-        // Not yet valid (accepted within the leeway): verified again next time.
-        if registered.nbf.is_none_or(|nbf| nbf <= now) {
-            let dies_at = registered.exp.saturating_add(self.validator.leeway_secs());
-            cache.insert(&found.token, &verified, generation, dies_at);
+        // Verified under keys already replaced: it would never be served.
+        if cache.observe(generation) {
+            remember(
+                cache,
+                &self.validator,
+                &found.token,
+                &verified,
+                generation,
+                now,
+                None,
+            );
         }
         Ok(verified)
     }
 
-    /// Puts the verified claims in the extensions, for the extractors: the
-    /// responder for their refusals, the token for guards that do not know
-    /// `T`, the claims for `Claims<T>`.
+    /// Puts the verified claims in the extensions, for the extractors, with
+    /// the responder for their refusals: one [`RequestAuth`], since every
+    /// extension costs an allocation and a map insert (three of them were
+    /// about a tenth of a cache hit).
     fn accept<T: Send + Sync + 'static>(&self, parts: &mut Parts, verified: Verified<T>) {
+        let responder = self.responder.for_request(&parts.headers);
         parts
             .extensions
-            .insert(self.responder.for_request(&parts.headers));
-        parts.extensions.insert(verified.token().clone());
-        parts.extensions.insert(verified);
+            .insert(RequestAuth::new(Some(verified.into_erased()), responder));
     }
 
     fn accept_anonymous(&self, parts: &mut Parts) {
-        parts
-            .extensions
-            .insert(self.responder.for_request(&parts.headers));
-        parts.extensions.insert(Anonymous);
+        let responder = self.responder.for_request(&parts.headers);
+        parts.extensions.insert(RequestAuth::new(None, responder));
     }
 
     /// The refusal for `err`; its one log event carries the method and path.
@@ -474,6 +545,26 @@ impl LayerConfig {
         )
         .entered();
         self.responder.for_request(&parts.headers).respond(err)
+    }
+}
+
+/// Caches a token `validator` has just verified (under `generation`), until
+/// the validator would refuse it.
+#[cfg(feature = "cache")]
+fn remember<T: Send + Sync + 'static>(
+    cache: &TokenCache,
+    validator: &Validator,
+    token: &str,
+    verified: &Verified<T>,
+    generation: u64,
+    now: u64,
+    peeked: Option<Arc<UnverifiedToken>>,
+) {
+    let registered = verified.token().registered();
+    // Not yet valid (accepted within the leeway): verified again next time.
+    if registered.nbf.is_none_or(|nbf| nbf <= now) {
+        let dies_at = registered.exp.saturating_add(validator.leeway_secs());
+        cache.insert(token, verified, generation, dies_at, peeked);
     }
 }
 

@@ -31,7 +31,7 @@
 //! let service = ServiceBuilder::new()
 //!     .layer(JwtLayer::<MyClaims>::new(validator.clone()))
 //!     .service(service_fn(|request: Request<String>| async move {
-//!         let claims = request.extensions().get::<Verified<MyClaims>>().expect("set by the layer");
+//!         let claims = Verified::<MyClaims>::from_extensions(request.extensions()).expect("set by the layer");
 //!         Ok::<_, std::convert::Infallible>(Response::new(Full::new(Bytes::from(format!("hello {}", claims.name)))))
 //!     }));
 //!
@@ -179,7 +179,7 @@ pub mod store;
 pub mod test_util;
 pub mod validate;
 
-pub use claims::{Anonymous, RegisteredClaims, RoleClaim, Verified, VerifiedToken};
+pub use claims::{RegisteredClaims, RequestAuth, RoleClaim, Verified, VerifiedToken};
 pub use error::{AuthError, ConfigError, DEFAULT_REALM, ErrorCode, ErrorResponder};
 pub use future::BoxFuture;
 pub use hook::{LoadUser, UserError};

@@ -41,9 +41,13 @@
 //! }
 //! ```
 //!
-//! With a resolver, the [verified-token cache](crate::cache) is not used: the
-//! same token may be resolved differently per request (by host name, say), and
-//! an entry verified for one choice must never serve another.
+//! With a resolver, the [verified-token cache](crate::cache) still saves the
+//! signature check, never the choice: the resolver is asked on every request
+//! (the same token may be resolved differently per request, by host name say),
+//! and a cached token is served only if the validator it returns is the very
+//! one, with the same key set, that verified it. Another tenant's validator,
+//! or keys replaced since (a JWKS refetched after a rotation), and the token
+//! is verified afresh.
 use std::collections::HashMap;
 use std::sync::Arc;
 

@@ -333,3 +333,189 @@ fn verified_outside_the_layer_is_direct() {
     );
     assert_eq!(TokenSourceKind::Cookie.to_string(), "cookie");
 }
+
+/// A handler that answers with the address of the verified payload: the same
+/// address on two requests means the second was served the first one's
+/// verification (a cache hit); a verification afresh allocates anew while
+/// the old entry still lives.
+fn echo_payload_address(layer: JwtLayer<AppClaims>) -> Router {
+    Router::new()
+        .route(
+            "/",
+            any(|claims: jwt_extractor::Claims<AppClaims>| async move {
+                format!("{:p}", claims.token().payload().as_ptr())
+            }),
+        )
+        .layer(layer)
+}
+
+async fn send_to(router: &Router, host: &str, token: &str) -> common::Reply {
+    let request = Request::get("/")
+        .header(header::HOST, host)
+        .header(header::AUTHORIZATION, format!("Bearer {token}"))
+        .body(Body::empty())
+        .unwrap();
+    common::Reply::read(router.clone().oneshot(request).await.unwrap()).await
+}
+
+/// One validator per tenant, chosen by the `Host` header; counts its calls.
+struct PerTenant {
+    tenants: Vec<(&'static str, Validator)>,
+    calls: Arc<AtomicUsize>,
+}
+
+impl jwt_layer::KeyResolver for PerTenant {
+    fn resolve<'a>(
+        &'a self,
+        parts: &'a http::request::Parts,
+        _token: &'a jwt_layer::UnverifiedToken,
+    ) -> BoxFuture<'a, Result<Validator, AuthError>> {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        let host = parts
+            .headers
+            .get(header::HOST)
+            .and_then(|h| h.to_str().ok());
+        let chosen = self
+            .tenants
+            .iter()
+            .find(|(name, _)| Some(*name) == host)
+            .map(|(_, validator)| validator.clone())
+            .ok_or(AuthError::UnknownKey);
+        Box::pin(async move { chosen })
+    }
+}
+
+#[tokio::test]
+async fn a_token_cached_for_one_tenant_is_verified_afresh_for_another() {
+    let acme = validator();
+    // Same secret, another audience: the policy differs, not the key.
+    let globex = Validator::builder(KeySet::single(
+        VerifyingKey::hmac(Algorithm::HS256, SECRET).unwrap(),
+    ))
+    .issuer(ISSUER)
+    .audience("https://globex.test")
+    .build()
+    .unwrap();
+    // Another secret altogether.
+    let initech = Validator::builder(KeySet::single(
+        VerifyingKey::hmac(Algorithm::HS256, b"initech-secret-of-at-least-32-by").unwrap(),
+    ))
+    .issuer(ISSUER)
+    .audience(AUDIENCE)
+    .build()
+    .unwrap();
+    let calls = Arc::new(AtomicUsize::new(0));
+    let resolver = PerTenant {
+        tenants: vec![
+            ("acme.test", acme.clone()),
+            ("globex.test", globex),
+            ("initech.test", initech),
+        ],
+        calls: Arc::clone(&calls),
+    };
+    let layer = JwtLayer::<AppClaims>::new(acme).resolver(resolver);
+    let router = echo_payload_address(layer.clone());
+    let token = good_token();
+
+    // Acme: verified once, then served from the cache (the same verification).
+    let first = send_to(&router, "acme.test", &token).await;
+    assert_eq!(first.status, StatusCode::OK, "{}", first.body);
+    let second = send_to(&router, "acme.test", &token).await;
+    assert_eq!(second.status, StatusCode::OK);
+    assert_eq!(second.body, first.body, "a cache hit under the resolver");
+    assert_eq!(stats(&layer).entries, 1);
+
+    // The very same bytes for the other tenants: verified with their own
+    // validator, and refused by it.
+    let globex = send_to(&router, "globex.test", &token).await;
+    assert_eq!(globex.status, StatusCode::UNAUTHORIZED, "{}", globex.body);
+    assert_eq!(globex.error, Some(AuthError::WrongAudience));
+    let initech = send_to(&router, "initech.test", &token).await;
+    assert_eq!(initech.status, StatusCode::UNAUTHORIZED, "{}", initech.body);
+    assert_eq!(initech.error, Some(AuthError::BadSignature));
+    let unknown = send_to(&router, "unknown.test", &token).await;
+    assert_eq!(unknown.error, Some(AuthError::UnknownKey));
+
+    // The resolver was asked every time, hit or miss; acme is still served
+    // from its entry.
+    assert_eq!(calls.load(Ordering::SeqCst), 5);
+    let again = send_to(&router, "acme.test", &token).await;
+    assert_eq!(again.body, first.body);
+}
+
+/// An identity provider rotates its keys: the RemoteJwks resolver fetches the
+/// new set, and a token cached under the old set is verified afresh (and
+/// refused, its key being gone), never served stale.
+#[cfg(feature = "jwks")]
+#[tokio::test]
+async fn a_jwks_rotation_invalidates_what_the_old_keys_verified() {
+    use jwt_layer::SigningKey;
+    use jwt_layer::jwks::RemoteJwks;
+
+    let old = SigningKey::ec_pem(Algorithm::ES256, &key_file("ec_private.pem"))
+        .unwrap()
+        .with_kid("old");
+    let new = SigningKey::ed_pem(&key_file("ed_private.pem"))
+        .unwrap()
+        .with_kid("new");
+    let published = Arc::new(std::sync::Mutex::new(
+        KeySet::single(old.verifying_key()).jwks(),
+    ));
+    let fetch = {
+        let published = Arc::clone(&published);
+        move || {
+            let jwks = published.lock().unwrap().clone();
+            async move { Ok::<_, String>(jwks) }
+        }
+    };
+    let remote = RemoteJwks::builder()
+        .cooldown(Duration::ZERO)
+        .start(fetch, |keys| {
+            Validator::builder(keys)
+                .issuer(ISSUER)
+                .audience(AUDIENCE)
+                .build()
+        })
+        .await
+        .unwrap();
+    let layer = JwtLayer::<AppClaims>::new(remote.validator().clone()).resolver(remote.clone());
+    let router = echo_payload_address(layer.clone());
+    let issue = |signing: &SigningKey| {
+        let validator = Validator::builder(KeySet::single(signing.verifying_key()))
+            .issuer(ISSUER)
+            .audience(AUDIENCE)
+            .build()
+            .unwrap();
+        jwt_layer::TokenIssuer::new(signing.clone(), validator)
+            .unwrap()
+            .issue("user-1", &json!({ "name": "Ada" }))
+            .unwrap()
+            .access_token
+    };
+    let old_token = issue(&old);
+    let first = send_to(&router, "api.test", &old_token).await;
+    assert_eq!(first.status, StatusCode::OK, "{}", first.body);
+    assert_eq!(
+        send_to(&router, "api.test", &old_token).await.body,
+        first.body
+    );
+    // A refresh that finds the same keys changes nothing: still a hit.
+    remote.refresh().await.unwrap();
+    assert_eq!(
+        send_to(&router, "api.test", &old_token).await.body,
+        first.body
+    );
+
+    // The provider rotates; a token with the new kid makes the resolver fetch.
+    *published.lock().unwrap() = KeySet::single(new.verifying_key()).jwks();
+    let new_token = issue(&new);
+    let reply = send_to(&router, "api.test", &new_token).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+
+    let stale = send_to(&router, "api.test", &old_token).await;
+    assert_eq!(stale.status, StatusCode::UNAUTHORIZED, "{}", stale.body);
+    assert_eq!(stale.error, Some(AuthError::UnknownKey));
+    // The new token is cached in turn.
+    let again = send_to(&router, "api.test", &new_token).await;
+    assert_eq!(again.body, reply.body);
+}

@@ -10,7 +10,7 @@ use axum::middleware::{self, Next};
 use axum::response::Response;
 use common::*;
 use http::Request;
-use jwt_layer::{AuthError, ErrorResponder, JwtLayer, VerifiedToken};
+use jwt_layer::{AuthError, JwtLayer, RequestAuth, VerifiedToken};
 use serde_json::json;
 use tokio::net::TcpListener;
 use tonic::Code;
@@ -21,17 +21,15 @@ use tonic_health::pb::health_client::HealthClient;
 /// A guard the way `jwt-extractor`'s are written: refuses through the
 /// responder the layer left in the extensions.
 async fn require_role(request: Request<Body>, next: Next) -> Response {
-    let allowed = request
-        .extensions()
-        .get::<VerifiedToken>()
+    let allowed = VerifiedToken::from_extensions(request.extensions())
         .is_some_and(|token| token.has_role("health"));
     if allowed {
         return next.run(request).await;
     }
     let responder = request
         .extensions()
-        .get::<ErrorResponder>()
-        .cloned()
+        .get::<RequestAuth>()
+        .map(|authentication| authentication.responder().clone())
         .unwrap_or_default();
     responder
         .respond(AuthError::InsufficientScope)

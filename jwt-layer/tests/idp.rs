@@ -337,7 +337,7 @@ async fn several_issuers_each_with_its_own_leeway_type_rule_and_roles() {
         .route(
             "/",
             get(|request: Request<Body>| async move {
-                let token = request.extensions().get::<VerifiedToken>().unwrap();
+                let token = VerifiedToken::from_extensions(request.extensions()).unwrap();
                 token.roles().join(",")
             }),
         )

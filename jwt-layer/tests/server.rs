@@ -57,9 +57,7 @@ async fn plain_hyper_server_without_axum() {
     let service = ServiceBuilder::new()
         .layer(JwtLayer::<AppClaims>::new(validator()))
         .service_fn(|request: http::Request<Incoming>| async move {
-            let name = request
-                .extensions()
-                .get::<jwt_layer::Verified<AppClaims>>()
+            let name = jwt_layer::Verified::<AppClaims>::from_extensions(request.extensions())
                 .map(|c| c.name.clone())
                 .unwrap_or_default();
             Ok::<_, std::convert::Infallible>(http::Response::new(Full::new(Bytes::from(name))))

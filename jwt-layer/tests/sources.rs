@@ -390,10 +390,7 @@ async fn works_as_a_plain_tower_service() {
     let service = ServiceBuilder::new()
         .layer(JwtLayer::<AppClaims>::new(validator()))
         .service(service_fn(|request: Request<String>| async move {
-            let claims = request
-                .extensions()
-                .get::<jwt_layer::Verified<AppClaims>>()
-                .cloned();
+            let claims = jwt_layer::Verified::<AppClaims>::from_extensions(request.extensions());
             let name = claims.map(|c| c.name.clone()).unwrap_or_default();
             Ok::<_, std::convert::Infallible>(http::Response::new(Full::new(Bytes::from(name))))
         }));

@@ -14,7 +14,7 @@ fn app(authority: &TestAuthority) -> Router {
         .route(
             "/me",
             get(|request: http::Request<axum::body::Body>| async move {
-                let token = request.extensions().get::<VerifiedToken>().unwrap();
+                let token = VerifiedToken::from_extensions(request.extensions()).unwrap();
                 format!("{} {:?}", token.subject().unwrap(), token.roles())
             }),
         )

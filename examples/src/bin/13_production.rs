@@ -45,7 +45,7 @@ use examples::throttle::LoginThrottle;
 use examples::{ApiError, AppClaims, LoginRequest, Users};
 use jwt_extractor::{Claims, RequireRole, require_role, role};
 use jwt_layer::cookie::AuthCookies;
-use jwt_layer::store::{MemoryStore, RedisStore, Store};
+use jwt_layer::store::{MemoryStore, RedisStore, RevocationCache, Store};
 use jwt_layer::{JwkSet, JwtLayer, KeySet, RefreshTokens, TokenIssuer, TokenSource, Validator};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -84,7 +84,14 @@ async fn main() -> Result<(), examples::BoxError> {
     let store: Arc<dyn Store> = match std::env::var("REDIS_URL") {
         Ok(url) if !url.is_empty() => {
             // Fails at start-up if Redis is unreachable; later outages fail closed (503).
-            let store = RedisStore::connect(&url).await?;
+            let mut store = RedisStore::connect(&url).await?;
+            // Revocation checks answered from a local cache, each answer kept at
+            // most REVOCATION_CACHE_SECS (default 1; 0: off) and dropped as soon
+            // as any instance revokes (Redis pub/sub).
+            let max_age = examples::env_secs("REVOCATION_CACHE_SECS", 1);
+            if !max_age.is_zero() {
+                store = store.cache_revocations(RevocationCache::new().max_age(max_age))?;
+            }
             tracing::info!("refresh tokens and revocations are kept in Redis");
             Arc::new(store)
         }

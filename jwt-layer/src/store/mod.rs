@@ -48,6 +48,12 @@ mod redis;
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub use self::redis::RedisStore;
+#[cfg(feature = "redis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
+pub mod redis_cache;
+#[cfg(feature = "redis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
+pub use self::redis_cache::{RevocationCache, RevocationCacheStats};
 
 /// Default bound on the live sessions (logins) of one subject, in every store:
 /// a new login beyond it evicts the subject's oldest session.

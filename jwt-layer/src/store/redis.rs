@@ -1,5 +1,6 @@
 //! The Redis store: state shared by every instance of the application.
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -7,6 +8,7 @@ use redis::aio::ConnectionManager;
 use redis::{Client, Script, Value};
 use sha2::{Digest, Sha256};
 
+use super::redis_cache::{LocalCache, Piece, RevocationCache, RevocationCacheStats};
 use super::{
     DEFAULT_MAX_SESSIONS_PER_SUBJECT, NewSession, RevocationQuery, Rotation, RotationRequest,
     Session, Store, StoreError,
@@ -43,6 +45,11 @@ use crate::issue::Authentication;
 /// Requests time out after one second (configurable) and fail closed: a refresh
 /// or a revocation check against an unreachable Redis is refused with 503.
 ///
+/// Every revocation publishes the key it changed on the channel
+/// `<prefix>revoked`, for the instances that keep a local cache of revocation
+/// state ([`cache_revocations`](Self::cache_revocations); see
+/// [`RevocationCache`](super::RevocationCache) for its staleness bound).
+///
 /// ```no_run
 /// # async fn run() -> Result<(), jwt_layer::store::StoreError> {
 /// use jwt_layer::store::RedisStore;
@@ -51,9 +58,13 @@ use crate::issue::Authentication;
 /// ```
 #[derive(Clone)]
 pub struct RedisStore {
+    client: Client,
     connection: ConnectionManager,
     prefix: String,
     max_per_subject: usize,
+    timeout: Duration,
+    /// The local cache of revocation state, if turned on.
+    cache: Option<Arc<LocalCache>>,
 }
 
 impl std::fmt::Debug for RedisStore {
@@ -61,6 +72,10 @@ impl std::fmt::Debug for RedisStore {
         f.debug_struct("RedisStore")
             .field("prefix", &self.prefix)
             .field("max_sessions_per_subject", &self.max_per_subject)
+            .field(
+                "revocation_cache",
+                &self.cache.as_ref().map(|cache| cache.stats()),
+            )
             .finish_non_exhaustive()
     }
 }
@@ -100,17 +115,22 @@ impl RedisStore {
             .set_response_timeout(Some(timeout))
             .set_number_of_retries(1);
         let connection =
-            ConnectionManager::new_lazy_with_config(client, config).map_err(store_error)?;
+            ConnectionManager::new_lazy_with_config(client.clone(), config).map_err(store_error)?;
         Ok(Self {
+            client,
             connection,
             prefix: "jwt:".to_owned(),
             max_per_subject: DEFAULT_MAX_SESSIONS_PER_SUBJECT,
+            timeout,
+            cache: None,
         })
     }
 
     /// Prefixes every key with `prefix` (default `jwt:`), so one Redis can serve
     /// several applications. Braces are refused: they would change the keys'
-    /// hash tags, and so which keys share a Cluster slot.
+    /// hash tags, and so which keys share a Cluster slot. Set it before
+    /// [`cache_revocations`](Self::cache_revocations), which subscribes to the
+    /// prefix's channel.
     pub fn with_prefix(mut self, prefix: impl Into<String>) -> Result<Self, StoreError> {
         let prefix = prefix.into();
         if prefix.contains(['{', '}']) {
@@ -118,8 +138,48 @@ impl RedisStore {
                 "redis key prefix {prefix:?} must not contain braces"
             )));
         }
+        if self.cache.is_some() {
+            return Err(StoreError(
+                "set the redis key prefix before cache_revocations".to_owned(),
+            ));
+        }
         self.prefix = prefix;
         Ok(self)
+    }
+
+    /// Keeps Redis's answers to revocation checks in this instance for at
+    /// most [`RevocationCache::max_age`](super::RevocationCache::max_age),
+    /// dropped as soon as any instance revokes (Redis pub/sub); see
+    /// [`RevocationCache`](super::RevocationCache) for the staleness bound
+    /// and the fail-closed rules. Subscribes from a task spawned on the
+    /// current tokio runtime (an error outside one). Off by default: every
+    /// check is a round trip to Redis.
+    pub fn cache_revocations(mut self, config: RevocationCache) -> Result<Self, StoreError> {
+        self.cache = Some(super::redis_cache::start(
+            self.client.clone(),
+            self.channel(),
+            &config,
+            self.timeout,
+        )?);
+        Ok(self)
+    }
+
+    /// How the revocation cache is doing; `None` when it is off.
+    pub fn revocation_cache_stats(&self) -> Option<RevocationCacheStats> {
+        self.cache.as_ref().map(|cache| cache.stats())
+    }
+
+    /// The channel revocations are published on.
+    fn channel(&self) -> String {
+        format!("{}revoked", self.prefix)
+    }
+
+    /// `key` was changed by this instance: its own cache forgets it before
+    /// the call returns (the others hear of it through the channel).
+    fn forget(&self, key: &str) {
+        if let Some(cache) = &self.cache {
+            cache.invalidate(key);
+        }
     }
 
     /// Bounds the sessions one subject may hold (default
@@ -134,6 +194,23 @@ impl RedisStore {
         format!("{}{{s:{id}}}", self.prefix)
     }
 
+    /// The subject's cut-off key; built in one allocation (it is built on
+    /// every revocation check).
+    fn cut_key(&self, subject: &str) -> String {
+        self.digest_key("{u:", subject, "}:cut")
+    }
+
+    /// `<prefix><open><digest of text><close>`, in one allocation.
+    fn digest_key(&self, open: &str, text: &str, close: &str) -> String {
+        // 43: an unpadded base64url SHA-256.
+        let mut key = String::with_capacity(self.prefix.len() + open.len() + 43 + close.len());
+        key.push_str(&self.prefix);
+        key.push_str(open);
+        URL_SAFE_NO_PAD.encode_string(Sha256::digest(text.as_bytes()), &mut key);
+        key.push_str(close);
+        key
+    }
+
     fn subject_keys(&self, subject: &str) -> (String, String) {
         let tag = digest(subject);
         (
@@ -143,7 +220,7 @@ impl RedisStore {
     }
 
     fn jti_key(&self, jti: &str) -> String {
-        format!("{}{{j:{}}}", self.prefix, digest(jti))
+        self.digest_key("{j:", jti, "}")
     }
 
     async fn run<T: redis::FromRedisValue>(
@@ -179,19 +256,79 @@ impl RedisStore {
         epoch.as_deref().map_or(Ok(0), parse_u64)
     }
 
+    /// Deletes session keys, publishing each (one script per key: the keys
+    /// are in different slots).
     async fn delete(&self, keys: &[String]) -> Result<(), StoreError> {
-        if keys.is_empty() {
-            return Ok(());
-        }
-        // One DEL per key: the keys are in different slots.
-        let mut pipe = redis::pipe();
+        let channel = self.channel();
         for key in keys {
-            pipe.cmd("DEL").arg(key).ignore();
+            let deleted = self
+                .run::<i64>(
+                    &scripts().revoke_key,
+                    &[key],
+                    std::slice::from_ref(&channel),
+                )
+                .await;
+            // Forgotten even if the answer was lost: the delete may have happened.
+            self.forget(key);
+            deleted?;
         }
+        Ok(())
+    }
+
+    /// The state of each key a revocation check reads, from the local cache
+    /// where it is fresh, the rest from Redis in one pipelined round trip.
+    async fn pieces<const N: usize>(
+        &self,
+        keys: [Option<(&str, Read)>; N],
+    ) -> Result<[Option<Arc<Piece>>; N], StoreError> {
+        let ticket = self.cache.as_ref().and_then(|cache| cache.ticket());
+        let now = Instant::now();
+        let mut pieces: [Option<Arc<Piece>>; N] = std::array::from_fn(|_| None);
+        let mut pipe = redis::pipe();
+        let mut asked = 0;
+        for (key, piece) in keys.iter().zip(pieces.iter_mut()) {
+            let Some((key, read)) = key else { continue };
+            if let (Some(cache), Some(_)) = (&self.cache, ticket) {
+                *piece = cache.get(key, now);
+            }
+            if piece.is_none() {
+                match read {
+                    Read::Exists => pipe.cmd("EXISTS").arg(*key),
+                    Read::Fields(a, b) => pipe.cmd("HMGET").arg(*key).arg(*a).arg(*b),
+                };
+                asked += 1;
+            }
+        }
+        if asked == 0 {
+            return Ok(pieces);
+        }
+        let fetched = now;
         let mut connection = self.connection.clone();
-        pipe.query_async::<()>(&mut connection)
+        let replies: Vec<Value> = pipe
+            .query_async(&mut connection)
             .await
-            .map_err(store_error)
+            .map_err(store_error)?;
+        let mut replies = replies.into_iter();
+        for (key, piece) in keys.iter().zip(pieces.iter_mut()) {
+            let (Some((key, read)), None) = (key, &piece) else {
+                continue;
+            };
+            let reply = replies
+                .next()
+                .ok_or_else(|| bad_reply("a revocation check", "too few replies"))?;
+            let read = Arc::new(match read {
+                Read::Exists => Piece::Exists(parse(reply, "EXISTS")?),
+                Read::Fields(..) => {
+                    let (a, b) = parse(reply, "HMGET")?;
+                    Piece::Fields(a, b)
+                }
+            });
+            if let (Some(cache), Some(ticket)) = (&self.cache, ticket) {
+                cache.put(ticket, key, Arc::clone(&read), fetched);
+            }
+            *piece = Some(read);
+        }
+        Ok(pieces)
     }
 }
 
@@ -242,7 +379,7 @@ return reply
 "#;
 
 /// KEYS: session. ARGV: presented hash, next hash, now, idle timeout, grace,
-/// horizon (ms).
+/// horizon (ms), channel.
 const ROTATE: &str = r#"
 local k = KEYS[1]
 local presented, nxt = ARGV[1], ARGV[2]
@@ -261,22 +398,47 @@ if presented == f[1] then
 end
 if presented == f[2] and now < tonumber(f[3]) + grace then return {'superseded'} end
 redis.call('DEL', k)
+redis.call('PUBLISH', ARGV[7], k)
 return {'reused', f[6], f[10]}
 "#;
 
-/// KEYS: the subject's cut-off hash. ARGV: now, ttl (ms).
+/// KEYS: the subject's cut-off hash. ARGV: now, ttl (ms), channel.
 const LOGOUT_EVERYWHERE: &str = r#"
 redis.call('HINCRBY', KEYS[1], 'epoch', 1)
 redis.call('HSET', KEYS[1], 'at', ARGV[1])
 if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[2]) then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+redis.call('PUBLISH', ARGV[3], KEYS[1])
 return 1
 "#;
+
+/// KEYS: a session. ARGV: channel. Deletes it and says so, in one step.
+const REVOKE_KEY: &str = r#"
+redis.call('DEL', KEYS[1])
+redis.call('PUBLISH', ARGV[1], KEYS[1])
+return 1
+"#;
+
+/// KEYS: a denied `jti`. ARGV: ttl (ms), channel.
+const DENY: &str = r#"
+redis.call('SET', KEYS[1], '1', 'PX', ARGV[1])
+redis.call('PUBLISH', ARGV[2], KEYS[1])
+return 1
+"#;
+
+/// What a revocation check reads of one key.
+#[derive(Debug, Clone, Copy)]
+enum Read {
+    Exists,
+    Fields(&'static str, &'static str),
+}
 
 struct Scripts {
     create: Script,
     register: Script,
     rotate: Script,
     logout_everywhere: Script,
+    revoke_key: Script,
+    deny: Script,
 }
 
 fn scripts() -> &'static Scripts {
@@ -286,6 +448,8 @@ fn scripts() -> &'static Scripts {
         register: Script::new(REGISTER),
         rotate: Script::new(ROTATE),
         logout_everywhere: Script::new(LOGOUT_EVERYWHERE),
+        revoke_key: Script::new(REVOKE_KEY),
+        deny: Script::new(DENY),
     })
 }
 
@@ -373,10 +537,11 @@ impl Store for RedisStore {
         now_ms: u64,
     ) -> BoxFuture<'a, Result<Rotation, StoreError>> {
         Box::pin(async move {
-            let reply: Vec<String> = self
+            let key = self.session_key(request.id);
+            let reply: Result<Vec<String>, _> = self
                 .run(
                     &scripts().rotate,
-                    &[&self.session_key(request.id)],
+                    &[&key],
                     &[
                         request.presented_hash.to_owned(),
                         request.next_hash.to_owned(),
@@ -384,9 +549,15 @@ impl Store for RedisStore {
                         request.idle_timeout_ms.to_string(),
                         request.reuse_grace_ms.to_string(),
                         request.revocation_horizon_ms.to_string(),
+                        self.channel(),
                     ],
                 )
-                .await?;
+                .await;
+            // A reuse deletes the session (the answer may be lost on the way).
+            if !matches!(&reply, Ok(reply) if reply.first().is_some_and(|s| s != "reused")) {
+                self.forget(&key);
+            }
+            let reply = reply?;
             let session = match reply.as_slice() {
                 [status] if status == "unknown" => return Ok(Rotation::Unknown),
                 [status] if status == "expired" => return Ok(Rotation::Expired),
@@ -456,14 +627,16 @@ impl Store for RedisStore {
         until_ms: u64,
     ) -> BoxFuture<'a, Result<(), StoreError>> {
         Box::pin(async move {
-            let (_, cut) = self.subject_keys(subject);
-            self.run::<i64>(
-                &scripts().logout_everywhere,
-                &[&cut],
-                &[now_ms.to_string(), ttl_ms(until_ms, now_ms)],
-            )
-            .await
-            .map(drop)
+            let cut = self.cut_key(subject);
+            let written = self
+                .run::<i64>(
+                    &scripts().logout_everywhere,
+                    &[&cut],
+                    &[now_ms.to_string(), ttl_ms(until_ms, now_ms), self.channel()],
+                )
+                .await;
+            self.forget(&cut);
+            written.map(drop)
         })
     }
 
@@ -474,15 +647,16 @@ impl Store for RedisStore {
         until_ms: u64,
     ) -> BoxFuture<'a, Result<(), StoreError>> {
         Box::pin(async move {
-            let mut connection = self.connection.clone();
-            redis::cmd("SET")
-                .arg(self.jti_key(jti))
-                .arg("1")
-                .arg("PX")
-                .arg(ttl_ms(until_ms, now_ms))
-                .query_async::<()>(&mut connection)
-                .await
-                .map_err(store_error)
+            let key = self.jti_key(jti);
+            let written = self
+                .run::<i64>(
+                    &scripts().deny,
+                    &[&key],
+                    &[ttl_ms(until_ms, now_ms), self.channel()],
+                )
+                .await;
+            self.forget(&key);
+            written.map(drop)
         })
     }
 
@@ -493,55 +667,36 @@ impl Store for RedisStore {
     ) -> BoxFuture<'a, Result<bool, StoreError>> {
         // Redis expires what no longer matters by itself: no time to compare.
         Box::pin(async move {
-            // Up to three reads in three slots, pipelined: one round trip.
-            let mut pipe = redis::pipe();
-            if let Some(jti) = query.jti {
-                pipe.cmd("EXISTS").arg(self.jti_key(jti));
-            }
-            if let Some(subject) = query.subject {
-                pipe.cmd("HMGET")
-                    .arg(self.subject_keys(subject).1)
-                    .arg("epoch")
-                    .arg("at");
-            }
-            if let Some(session) = query.session {
-                pipe.cmd("HMGET")
-                    .arg(self.session_key(session))
-                    .arg("sub")
-                    .arg("epoch");
-            }
-            let mut connection = self.connection.clone();
-            let replies: Vec<Value> = pipe
-                .query_async(&mut connection)
-                .await
-                .map_err(store_error)?;
-            let mut replies = replies.into_iter();
-            let mut next = || {
-                replies
-                    .next()
-                    .ok_or_else(|| bad_reply("is_revoked", "too few replies"))
-            };
-            if query.jti.is_some() && parse::<bool>(next()?, "EXISTS")? {
+            // Up to three reads in three slots: from the local cache where it
+            // is fresh, the rest pipelined in one round trip.
+            let jti = query.jti.map(|jti| self.jti_key(jti));
+            let cut = query.subject.map(|subject| self.cut_key(subject));
+            let session = query.session.map(|session| self.session_key(session));
+            let [jti, cut, session] = self
+                .pieces([
+                    jti.as_deref().map(|key| (key, Read::Exists)),
+                    cut.as_deref().map(|key| (key, Read::Fields("epoch", "at"))),
+                    session
+                        .as_deref()
+                        .map(|key| (key, Read::Fields("sub", "epoch"))),
+                ])
+                .await?;
+            if let Some(Piece::Exists(true)) = jti.as_deref() {
                 return Ok(true);
             }
-            let (subject_epoch, logged_out_at) = if query.subject.is_some() {
-                let cut: (Option<String>, Option<String>) = parse(next()?, "HMGET cut")?;
-                (
-                    cut.0.as_deref().map_or(Ok(0), parse_u64)?,
-                    cut.1.as_deref().map(parse_u64).transpose()?,
-                )
-            } else {
-                (0, None)
+            let (subject_epoch, logged_out_at) = match cut.as_deref() {
+                Some(Piece::Fields(epoch, at)) => (
+                    epoch.as_deref().map_or(Ok(0), parse_u64)?,
+                    at.as_deref().map(parse_u64).transpose()?,
+                ),
+                _ => (0, None),
             };
             if query.session.is_some() {
-                let (subject, epoch): (Option<String>, Option<String>) =
-                    parse(next()?, "HMGET session")?;
                 // A session token is good only while its session exists,
                 // belongs to the token's subject and predates no logout.
-                return Ok(match (subject, epoch) {
-                    (Some(subject), Some(epoch)) => {
-                        Some(subject.as_str()) != query.subject
-                            || parse_u64(&epoch)? < subject_epoch
+                return Ok(match session.as_deref() {
+                    Some(Piece::Fields(Some(subject), Some(epoch))) => {
+                        Some(subject.as_str()) != query.subject || parse_u64(epoch)? < subject_epoch
                     }
                     _ => true,
                 });

@@ -108,9 +108,10 @@ impl App {
                     let counter = Arc::clone(&counter);
                     async move {
                         counter.fetch_add(1, Ordering::SeqCst);
-                        match request.extensions().get::<Verified<AppClaims>>() {
+                        match Verified::<AppClaims>::from_extensions(request.extensions()) {
                             Some(claims) => {
-                                let token = request.extensions().get::<VerifiedToken>().unwrap();
+                                let token =
+                                    VerifiedToken::from_extensions(request.extensions()).unwrap();
                                 format!("{} {} {}", claims.sub, claims.name, token.source())
                             }
                             None => "anonymous".to_owned(),
