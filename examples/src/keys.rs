@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair};
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
-use jwt_layer::{Algorithm, SigningKey};
+use jwt_layer::{Algorithm, KeySet, SigningKey, VerifyingKey};
 
 use crate::BoxError;
 
@@ -56,6 +56,26 @@ pub fn es256_signing_key() -> Result<SigningKey, BoxError> {
     Ok(SigningKey::ec_pem(Algorithm::ES256, generate_es256_pem()?.as_bytes())?.with_kid(kid))
 }
 // ANCHOR_END: signing_key
+
+// ANCHOR: previous_key
+/// The verifying keys: the signing key's public half and, during a key
+/// rotation, the previous key's (`JWT_PREVIOUS_PUBLIC_KEY_FILE`, under
+/// `JWT_PREVIOUS_KEY_ID`), so that tokens signed before the switch stay valid
+/// until they expire. Each token's `kid` picks its key.
+pub fn verifying_keys(signing: &SigningKey) -> Result<KeySet, BoxError> {
+    let mut keys = vec![signing.verifying_key()];
+    let previous = std::env::var("JWT_PREVIOUS_PUBLIC_KEY_FILE").unwrap_or_default();
+    if !previous.is_empty() {
+        let pem = std::fs::read(&previous).map_err(|e| format!("cannot read {previous}: {e}"))?;
+        let kid = std::env::var("JWT_PREVIOUS_KEY_ID")
+            .ok()
+            .filter(|kid| !kid.is_empty())
+            .ok_or("JWT_PREVIOUS_KEY_ID must name the previous key (its `kid`)")?;
+        keys.push(VerifyingKey::ec_pem(Algorithm::ES256, &pem)?.with_kid(kid));
+    }
+    Ok(KeySet::new(keys)?)
+}
+// ANCHOR_END: previous_key
 
 /// A fresh P-256 private key as PKCS#8 PEM (aws-lc-rs, the crypto backend the
 /// tokens are signed with anyway).

@@ -139,6 +139,8 @@ pub const VARIABLES: &[&str] = &[
     "JWT_CLIENT_ID",
     "JWT_PRIVATE_KEY_FILE",
     "JWT_KEY_ID",
+    "JWT_PREVIOUS_PUBLIC_KEY_FILE",
+    "JWT_PREVIOUS_KEY_ID",
     "DEV_KEYS",
     "ACCESS_TTL_SECS",
     "LEEWAY_SECS",

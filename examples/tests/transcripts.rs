@@ -23,6 +23,10 @@
 //! - other lines starting with `# ` are comments for the reader;
 //! - every other line is expected output of the command above it.
 //!
+//! A variable whose value is the path of a file of the repository, relative to
+//! the workspace root (`examples/keys/dev-es256-public.pem`), is given to the
+//! server as an absolute path: servers run in a scratch directory.
+//!
 //! `http://127.0.0.1:3000` in commands is replaced by the address the server
 //! (started with `PORT=0`) printed on its first line. With several servers,
 //! each is named by its `PORT` (3000 when not given) in the header, the
@@ -306,7 +310,7 @@ fn start_server(
         command.env_remove(name);
     }
     command
-        .envs(env.iter().map(|(k, v)| (k, v)))
+        .envs(env.iter().map(|(k, v)| (k, repository_path(v))))
         .current_dir(work)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -326,6 +330,19 @@ fn start_server(
 }
 
 /// `node <workspace>/script`, once its packages are installed.
+/// A variable's value, with a relative path of a file in the repository
+/// (`examples/keys/dev-es256-public.pem`) made absolute: servers run in a
+/// scratch directory, and the transcript names files as the reader does, from
+/// the workspace root.
+fn repository_path(value: &str) -> String {
+    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(value);
+    if !value.starts_with('/') && value.contains('/') && file.is_file() {
+        file.display().to_string()
+    } else {
+        value.to_owned()
+    }
+}
+
 fn node(script: &str) -> Result<Command, String> {
     let script = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("..")

@@ -24,6 +24,8 @@
 //! | `JWT_PRIVATE_KEY_FILE`  | unset: a key pair made at start-up (tokens do not survive a restart) |
 //! | `DEV_KEYS`              | unset; `1` signs with the committed, PUBLIC `examples/keys/dev-es256-private.pem` |
 //! | `JWT_KEY_ID`            | `es256-1` for a key file, `dev-es256-1` for the dev key, random otherwise |
+//! | `JWT_PREVIOUS_PUBLIC_KEY_FILE` | unset; during a key rotation, the previous key's public PEM (still verifies, published in the JWKS) |
+//! | `JWT_PREVIOUS_KEY_ID`   | the previous key's `kid` (required with the file) |
 //! | `JWT_ISSUER`            | `examples-auth`                          |
 //! | `JWT_AUDIENCE`          | `examples-api`                           |
 //! | `JWT_CLIENT_ID`         | `examples-web`                           |
@@ -70,7 +72,8 @@ async fn main() -> Result<(), examples::BoxError> {
     // into the validator and into the JWKS document, under a key id (`kid`).
     // Without `JWT_PRIVATE_KEY_FILE`, a key pair made at start-up: never a public default.
     let signing = examples::keys::es256_signing_key()?;
-    let validator = Validator::builder(KeySet::single(signing.verifying_key()))
+    // During a rotation, the previous public key verifies too (see below).
+    let validator = Validator::builder(examples::keys::verifying_keys(&signing)?)
         .issuer(examples::issuer())
         .audience(examples::audience())
         .build()?;
