@@ -48,7 +48,7 @@ use examples::{ApiError, AppClaims, LoginRequest, Users};
 use jwt_extractor::{Claims, RequireRole, require_role, role};
 use jwt_layer::cookie::AuthCookies;
 use jwt_layer::store::{MemoryStore, RedisStore, RevocationCache, Store};
-use jwt_layer::{JwkSet, JwtLayer, KeySet, RefreshTokens, TokenIssuer, TokenSource, Validator};
+use jwt_layer::{JwkSet, JwtLayer, RefreshTokens, TokenIssuer, TokenSource, Validator};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use tower_http::services::ServeDir;
