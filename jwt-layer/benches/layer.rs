@@ -4,6 +4,7 @@
 //! - a minimal extractor that calls `jsonwebtoken::decode` (the usual
 //!   hand-written baseline: no `typ`, `crit` or lifetime rules),
 //! - `JwtLayer` + `Claims<T>` with the verified-token cache (default) and without,
+//!   and with a key resolver (the identity-provider setup),
 //!
 //! for HS256, RS256, ES256 and EdDSA, with one repeated token (cache hits) and
 //! with distinct tokens (2048 cycled through a cache of 256 entries: every
@@ -299,6 +300,13 @@ fn cases() -> Vec<Case> {
         push(
             "JwtLayer around the Router, repeated (cache hits)",
             App::Wrapped(tower::Layer::layer(&layer(), extracting())),
+            &one,
+        );
+        // What identity-provider setups run: a resolver (here the validator
+        // itself) asked on every request, on the async path.
+        push(
+            "JwtLayer with a resolver, repeated (cache hits)",
+            layered(layer().resolver(validator(keys.clone()))).into(),
             &one,
         );
         push(

@@ -57,9 +57,10 @@
 //! estimate of what it holds: the token, [`PAYLOAD_FACTOR`] times its payload
 //! (the payload text, the registered claims, and the application's claims
 //! decoded from it, which a `serde_json::Value` map holds at about four times
-//! the size of its text) and [`ENTRY_OVERHEAD`] bytes of fixed cost; an entry
-//! is charged at least `max_bytes / max_entries`, which is how the entry count
-//! is bounded. With typical access tokens (a payload of about 200 bytes, a
+//! the size of its text) and [`ENTRY_OVERHEAD`] bytes of fixed cost (with a
+//! resolver, also [`PEEKED_OVERHEAD`] and the token's `kid` and `iss`); an
+//! entry is charged at least `max_bytes / max_entries`, which is how the entry
+//! count is bounded. With typical access tokens (a payload of about 200 bytes, a
 //! token of about 370) the defaults hold about 1900 tokens; measured heap at capacity stays under the
 //! bound for a claims struct and for `serde_json::Value` (see the `layer`
 //! benchmark). A claims type that holds much more than its token says (large

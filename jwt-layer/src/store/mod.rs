@@ -52,6 +52,8 @@ pub use self::redis::RedisStore;
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub mod redis_cache;
 #[cfg(feature = "redis")]
+mod redis_scripts;
+#[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub use self::redis_cache::{RevocationCache, RevocationCacheStats};
 
