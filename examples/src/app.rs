@@ -1,7 +1,7 @@
 //! The application of chapter 12 ("testing an authenticated API"): the server of
 //! chapter 11 with the roles of chapter 7, built by a function from its
 //! configuration, so that tests can build it too and drive it with
-//! `tower::ServiceExt::oneshot`, without a network or a running server.
+//! `jwt_layer::test_util::send`, without a network or a running server.
 //!
 //! `src/bin/12_testing.rs` serves it; `tests/12_testing.rs` tests it.
 use std::sync::Arc;
