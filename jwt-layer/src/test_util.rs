@@ -33,7 +33,7 @@
 //! # }
 //! ```
 //!
-//! Tokens are signed like [`TokenIssuer`](crate::TokenIssuer)'s (`typ: at+jwt`,
+//! Tokens are signed like [`TokenIssuer`]'s (`typ: at+jwt`,
 //! `iss`, `aud`, `sub`, `iat`, `nbf`, `exp` 15 minutes on, a `jti`), so what
 //! passes here passes in production; each builder method changes one thing.
 //!
