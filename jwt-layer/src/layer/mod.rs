@@ -170,7 +170,7 @@ impl<T> JwtLayer<T> {
     }
 
     /// Optional mode: a request without any token passes, its
-    /// [`RequestAuth`] [anonymous](RequestAuth::is_anonymous). A token
+    /// [`RequestAuth`](crate::RequestAuth) [anonymous](crate::RequestAuth::is_anonymous). A token
     /// that is present but invalid is still refused.
     pub fn optional(self) -> Self {
         self.edit(|c| c.optional = true)
