@@ -1,0 +1,43 @@
+//! The notes API: the one application the book grows, chapter by chapter.
+mod auth;
+mod config;
+mod error;
+mod server;
+mod users;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::routing::{get, post};
+
+use crate::users::Users;
+
+// ANCHOR: state
+/// What every handler may reach, shared by all requests (hence the `Arc`).
+pub struct AppState {
+    pub users: Users,
+}
+// ANCHOR_END: state
+
+#[tokio::main]
+async fn main() -> Result<(), server::BoxError> {
+    server::init_tracing();
+    // ANCHOR: main
+    // A file next to the program by default, created on the first run.
+    let users = Users::connect(&config::env_or("DATABASE_URL", "sqlite:notes.db")).await?;
+    users.add_demo_accounts().await?;
+    let state = Arc::new(AppState { users });
+
+    let app = Router::new()
+        .route("/health", get(health))
+        .route("/auth/signup", post(auth::signup))
+        .route("/auth/login", post(auth::login))
+        .with_state(state);
+    // ANCHOR_END: main
+    server::serve(app).await
+}
+
+/// A handler is an async function; what it returns becomes the response.
+async fn health() -> &'static str {
+    "ok"
+}

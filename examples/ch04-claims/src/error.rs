@@ -1,0 +1,1 @@
+../../ch03-login/src/error.rs

@@ -1,0 +1,64 @@
+//! The notes API: the one application the book grows, chapter by chapter.
+mod api;
+mod auth;
+mod config;
+mod error;
+mod server;
+mod users;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::routing::{get, post};
+use jwt_layer::{Algorithm, JwtLayer, KeySet, SigningKey, TokenIssuer, Validator};
+
+use crate::api::AppClaims;
+use crate::users::Users;
+
+// ANCHOR: state
+/// What every handler may reach, shared by all requests (hence the `Arc`).
+pub struct AppState {
+    pub users: Users,
+    pub issuer: TokenIssuer,
+}
+// ANCHOR_END: state
+
+#[tokio::main]
+async fn main() -> Result<(), server::BoxError> {
+    server::init_tracing();
+    // ANCHOR: main
+    // A file next to the program by default, created on the first run.
+    let users = Users::connect(&config::env_or("DATABASE_URL", "sqlite:notes.db")).await?;
+    users.add_demo_accounts().await?;
+    // ANCHOR: issuer
+    // One HMAC secret signs and verifies. `SigningKey::hmac` refuses secrets
+    // shorter than 32 bytes for HS256 (RFC 7518 §3.2).
+    let signing = SigningKey::hmac(Algorithm::HS256, &config::jwt_secret())?;
+    // The validator is the verification policy; the issuer signs tokens that
+    // this very policy accepts (it checks that at start-up).
+    let validator = Validator::builder(KeySet::single(signing.verifying_key())).build()?;
+    let issuer = TokenIssuer::new(signing, validator.clone())?
+        .access_ttl(config::env_secs("ACCESS_TTL_SECS", 15 * 60));
+    // ANCHOR_END: issuer
+    let state = Arc::new(AppState { users, issuer });
+
+    let app = Router::new()
+        .route("/health", get(health))
+        .route("/auth/signup", post(auth::signup))
+        .route("/auth/login", post(auth::login))
+        // ANCHOR: layer
+        // The layer verifies the token; the extractor in `api::me` reads the result.
+        .route(
+            "/api/me",
+            get(api::me).layer(JwtLayer::<AppClaims>::new(validator)),
+        )
+        // ANCHOR_END: layer
+        .with_state(state);
+    // ANCHOR_END: main
+    server::serve(app).await
+}
+
+/// A handler is an async function; what it returns becomes the response.
+async fn health() -> &'static str {
+    "ok"
+}

@@ -1,0 +1,1 @@
+../../ch05-router/src/api.rs

@@ -1,0 +1,1 @@
+../../ch02-users/src/users.rs

@@ -1,0 +1,101 @@
+//! The account endpoints: sign-up and login.
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use jwt_layer::Authentication;
+use serde_json::{Value, json};
+
+use crate::AppState;
+use crate::error::ApiError;
+use crate::users::User;
+
+// ANCHOR: credentials
+/// The JSON body of `POST /auth/signup` and `POST /auth/login`.
+#[derive(Deserialize)]
+pub struct Credentials {
+    pub username: String,
+    pub password: String,
+}
+// ANCHOR_END: credentials
+
+// ANCHOR: scoped
+/// The body of `POST /auth/login`: credentials and, optionally, the scopes the
+/// client asks for (`"scope": "notes:read"`): less than everything, never more.
+#[derive(Deserialize)]
+pub struct LoginRequest {
+    #[serde(flatten)]
+    pub credentials: Credentials,
+    pub scope: Option<String>,
+}
+
+/// What a login grants when the client does not ask for less.
+const ALL_SCOPES: [&str; 2] = ["notes:read", "notes:write"];
+
+/// The claims of `user`'s access tokens: `roles`, and `scope` as RFC 6749
+/// §3.3 says: what was asked for and may be granted.
+pub fn access_claims(user: &User, asked_scope: Option<&str>) -> Value {
+    let granted: Vec<&str> = match asked_scope {
+        Some(asked) => ALL_SCOPES
+            .into_iter()
+            .filter(|s| asked.split(' ').any(|a| a == *s))
+            .collect(),
+        None => ALL_SCOPES.to_vec(),
+    };
+    json!({ "roles": user.roles, "scope": granted.join(" ") })
+}
+// ANCHOR_END: scoped
+
+// ANCHOR: signup
+/// `201 Created` with the new account, `409` if the name is taken, `400` if
+/// the name or the password breaks the rules.
+pub async fn signup(
+    State(state): State<Arc<AppState>>,
+    Json(request): Json<Credentials>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let user = state
+        .users
+        .sign_up(&request.username, &request.password)
+        .await?;
+    let body = json!({ "username": user.username, "roles": user.roles });
+    Ok((StatusCode::CREATED, Json(body)))
+}
+// ANCHOR_END: signup
+
+// ANCHOR: login
+/// A correct password earns a signed access token (a JWT).
+pub async fn login(
+    State(state): State<Arc<AppState>>,
+    Json(request): Json<LoginRequest>,
+) -> Result<Response, ApiError> {
+    let LoginRequest { credentials, scope } = request;
+    let user = state
+        .users
+        .authenticate(&credentials.username, &credentials.password)
+        .await?
+        .ok_or(ApiError::InvalidCredentials)?;
+    // `sub` is the username; `roles` and `scope` are our claims. The issuer adds
+    // `iat`, `nbf`, `exp` and a random `jti`, and types the token `at+jwt`.
+    let claims = access_claims(&user, scope.as_deref());
+    // The password was just checked: `auth_time` is now, the method `pwd`.
+    let login = Authentication::now().with_amr(["pwd"]);
+    let token = state
+        .issuer
+        .issue_authenticated(&user.username, &claims, &login)?;
+    // {"access_token": "...", "token_type": "Bearer", "expires_in": 900}
+    Ok(no_store(Json(token)))
+}
+// ANCHOR_END: login
+
+// ANCHOR: no_store
+/// Tokens must not be cached by the browser or a proxy: `Cache-Control:
+/// no-store` on every response that carries one (RFC 6749 §5.1).
+pub fn no_store(body: impl IntoResponse) -> Response {
+    let mut response = body.into_response();
+    jwt_layer::cookie::no_store(response.headers_mut());
+    response
+}
+// ANCHOR_END: no_store

@@ -1,0 +1,1 @@
+../../ch07-roles/src/users.rs

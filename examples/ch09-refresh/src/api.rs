@@ -1,0 +1,1 @@
+../../ch08-cookies/src/api.rs
