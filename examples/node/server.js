@@ -11,7 +11,7 @@
 //
 // PORT          3001 (0 picks a free port)
 // ISSUER_URL    the Rust issuer it trusts (default http://127.0.0.1:3000)
-// JWT_AUDIENCE  the audience of every token, issued or accepted (default examples-api)
+// JWT_AUDIENCE  the audience of every token, issued or accepted (default notes-api)
 'use strict';
 
 const crypto = require('node:crypto');
@@ -24,7 +24,7 @@ const jwt = require('jsonwebtoken');
 
 const PORT = Number(process.env.PORT ?? 3001);
 const RUST_ISSUER = process.env.ISSUER_URL ?? 'http://127.0.0.1:3000';
-const AUDIENCE = process.env.JWT_AUDIENCE ?? 'examples-api';
+const AUDIENCE = process.env.JWT_AUDIENCE ?? 'notes-api';
 
 // ANCHOR: verify
 // Trust 13_production's tokens: its public keys come from its JWKS, chosen by

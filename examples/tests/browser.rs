@@ -42,6 +42,7 @@ fn start_server() -> (Process, u16) {
         .env("PORT", "0")
         .env("ACCESS_TTL_SECS", "2")
         .env_remove("REDIS_URL")
+        .env("DATABASE_URL", "sqlite::memory:")
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()

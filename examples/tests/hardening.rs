@@ -46,7 +46,11 @@ fn command(name: &str, env: &[(&str, &str)]) -> Command {
     for variable in examples::VARIABLES {
         command.env_remove(variable);
     }
-    command.env("PORT", "0").envs(env.iter().copied());
+    // Each server its own database, in memory.
+    command
+        .env("PORT", "0")
+        .env("DATABASE_URL", "sqlite::memory:")
+        .envs(env.iter().copied());
     command
 }
 
@@ -135,10 +139,14 @@ impl Server {
     }
 }
 
+/// The development secret of the reader project (`config::DEV_SECRET`), public
+/// because it is in the repository.
+const DEV_SECRET: &str = "dev-only-secret-do-not-use-in-production!";
+
 /// What an attacker who read the repository can sign: the committed ES256 key,
 /// with the default issuer, audience and client id, and an admin role.
 fn forged_with_dev_key() -> String {
-    let pem = std::fs::read(examples::keys::dev_key_file()).unwrap();
+    let pem = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/keys/dev-es256-private.pem")).unwrap();
     let signing = SigningKey::ec_pem(Algorithm::ES256, &pem)
         .unwrap()
         .with_kid("dev-es256-1");
@@ -147,13 +155,13 @@ fn forged_with_dev_key() -> String {
 
 fn forge(signing: SigningKey) -> String {
     let validator = Validator::builder(KeySet::single(signing.verifying_key()))
-        .issuer("examples-auth")
-        .audience("examples-api")
+        .issuer("notes-auth")
+        .audience("notes-api")
         .build()
         .unwrap();
     TokenIssuer::new(signing, validator)
         .unwrap()
-        .client_id("examples-web")
+        .client_id("notes-web")
         .issue("eve", &json!({ "roles": ["admin", "user"] }))
         .unwrap()
         .access_token
@@ -184,7 +192,7 @@ fn production_rejects_tokens_forged_with_the_committed_dev_key() {
 #[test]
 fn hmac_examples_reject_tokens_forged_with_the_dev_secret() {
     let _cpu = shared_cpu();
-    let signing = SigningKey::hmac(Algorithm::HS256, examples::DEV_SECRET.as_bytes()).unwrap();
+    let signing = SigningKey::hmac(Algorithm::HS256, DEV_SECRET.as_bytes()).unwrap();
     let bearer = format!("Bearer {}", forge(signing));
     let headers = [("authorization", bearer.as_str())];
     let server = start("06_validation", &[]);

@@ -23,6 +23,7 @@ fn start(program: &str, env: &[(&str, String)]) -> (KillOnDrop, String) {
         command.env_remove(name);
     }
     let mut child = command
+        .env("DATABASE_URL", "sqlite::memory:")
         .envs(env.iter().map(|(k, v)| (k, v)))
         .stdin(Stdio::null())
         .stdout(Stdio::piped())

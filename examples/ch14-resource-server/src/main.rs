@@ -12,24 +12,26 @@
 //! |----------------|------------------------------------------|
 //! | `PORT`         | 3000 (0 picks a free port; use another than 13's) |
 //! | `ISSUER_URL`   | `http://127.0.0.1:3000` (loopback http allowed, for development) |
-//! | `JWT_AUDIENCE` | `examples-api`                           |
+//! | `JWT_AUDIENCE` | `notes-api`                              |
 //! | `RESOURCE_URL` | `http://127.0.0.1:4000` (this service, for RFC 9728) |
 //! | `ACCEPT_TYPES` | `at+jwt`: the accepted `typ` values, comma-separated (a relaxation, see the migration appendix) |
+mod server;
+
 use std::time::Duration;
 
 use axum::routing::get;
 use axum::{Json, Router};
-use examples::AppClaims;
 use jwt_extractor::Claims;
 use jwt_layer::discovery::Discovery;
 use jwt_layer::http::HttpClient;
 use jwt_layer::metadata::ProtectedResourceMetadata;
 use jwt_layer::{JwtLayer, Validator};
+use serde::Deserialize;
 use serde_json::{Value, json};
 
 #[tokio::main]
-async fn main() -> Result<(), examples::BoxError> {
-    examples::init_tracing();
+async fn main() -> Result<(), server::BoxError> {
+    server::init_tracing();
 
     // ANCHOR: discovery
     // The issuer's URL is all this service is told. Discovery refuses a
@@ -37,7 +39,7 @@ async fn main() -> Result<(), examples::BoxError> {
     // allowed because the issuer runs on this machine). `HttpClient` (feature
     // `jwks-http`): rustls, bodies capped while read, no redirects, ETag and
     // max-age honoured.
-    let issuer = examples::env_or("ISSUER_URL", "http://127.0.0.1:3000");
+    let issuer = env_or("ISSUER_URL", "http://127.0.0.1:3000");
     let jwks = Discovery::new(&issuer)
         .allow_http_loopback()
         // The periodic refresh follows the JWKS's `Cache-Control: max-age`,
@@ -46,7 +48,7 @@ async fn main() -> Result<(), examples::BoxError> {
         .start(HttpClient::new()?, |keys, metadata| {
             Validator::builder(keys)
                 .issuer(&metadata.issuer)
-                .audience(examples::audience())
+                .audience(env_or("JWT_AUDIENCE", "notes-api"))
                 // Only `at+jwt` (RFC 9068) unless ACCEPT_TYPES says otherwise.
                 .accept_types(accepted_types())
                 .build()
@@ -61,7 +63,7 @@ async fn main() -> Result<(), examples::BoxError> {
     // last stay in force. A timer refreshes them too, as the issuer's
     // max-age says (within the bounds above); an unchanged JWKS costs a 304.
     let _refresh = jwks.spawn_following_max_age();
-    let resource = examples::env_or("RESOURCE_URL", "http://127.0.0.1:4000");
+    let resource = env_or("RESOURCE_URL", "http://127.0.0.1:4000");
     let metadata = ProtectedResourceMetadata::new(resource).authorization_server(&issuer);
     let auth = JwtLayer::<AppClaims>::new(jwks.validator().clone())
         .resolver(jwks)
@@ -81,14 +83,14 @@ async fn main() -> Result<(), examples::BoxError> {
             }),
         );
     // ANCHOR_END: router
-    examples::serve(app).await
+    server::serve(app).await
 }
 
 /// The `typ` values accepted from `ACCEPT_TYPES` (comma-separated), `at+jwt`
 /// by default. Anything else is a relaxation for an issuer that does not type
 /// its access tokens (node's jsonwebtoken writes `JWT`): said in the log.
 fn accepted_types() -> Vec<String> {
-    let types: Vec<String> = examples::env_or("ACCEPT_TYPES", "at+jwt")
+    let types: Vec<String> = env_or("ACCEPT_TYPES", "at+jwt")
         .split(',')
         .map(str::trim)
         .filter(|typ| !typ.is_empty())
@@ -112,4 +114,18 @@ async fn whoami(Claims(claims): Claims<AppClaims>) -> Json<Value> {
         "issuer": token.registered().iss,
         "kid": token.kid(),
     }))
+}
+
+// ANCHOR: claims
+/// The claims this service needs: the notes API's own (chapter 4).
+#[derive(Debug, Clone, Deserialize)]
+pub struct AppClaims {
+    pub sub: String,
+    pub roles: Vec<String>,
+}
+// ANCHOR_END: claims
+
+/// A string from the environment variable `name`, or `default`.
+fn env_or(name: &str, default: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| default.to_owned())
 }

@@ -1,12 +1,14 @@
-//! The ES256 signing key of `13_production`: never a public one by default.
+//! The ES256 keys: the signing key (never a public one by default) and,
+//! during a key rotation, the previous key's public half.
 use std::path::PathBuf;
 
 use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair};
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
-use jwt_layer::{Algorithm, KeySet, SigningKey, VerifyingKey};
+use jwt_layer::{Algorithm, SigningKey, VerifyingKey};
 
-use crate::BoxError;
+use crate::config::{dev_keys, env_or};
+use crate::server::BoxError;
 
 /// Where the committed development key lives (`DEV_KEYS=1` only).
 pub fn dev_key_file() -> PathBuf {
@@ -30,15 +32,15 @@ pub fn es256_signing_key() -> Result<SigningKey, BoxError> {
     if !configured.is_empty() {
         let pem =
             std::fs::read(&configured).map_err(|e| format!("cannot read {configured}: {e}"))?;
-        let kid = crate::env_or("JWT_KEY_ID", "es256-1");
+        let kid = env_or("JWT_KEY_ID", "es256-1");
         return Ok(SigningKey::ec_pem(Algorithm::ES256, &pem)?.with_kid(kid));
     }
-    if crate::dev_keys() {
+    if dev_keys() {
         tracing::warn!(
             "DEV_KEYS=1: signing with the committed DEVELOPMENT key (public: never use it in production)"
         );
         let pem = std::fs::read(dev_key_file())?;
-        let kid = crate::env_or("JWT_KEY_ID", "dev-es256-1");
+        let kid = env_or("JWT_KEY_ID", "dev-es256-1");
         return Ok(SigningKey::ec_pem(Algorithm::ES256, &pem)?.with_kid(kid));
     }
     tracing::warn!(
@@ -58,22 +60,23 @@ pub fn es256_signing_key() -> Result<SigningKey, BoxError> {
 // ANCHOR_END: signing_key
 
 // ANCHOR: previous_key
-/// The verifying keys: the signing key's public half and, during a key
-/// rotation, the previous key's (`JWT_PREVIOUS_PUBLIC_KEY_FILE`, under
-/// `JWT_PREVIOUS_KEY_ID`), so that tokens signed before the switch stay valid
-/// until they expire. Each token's `kid` picks its key.
-pub fn verifying_keys(signing: &SigningKey) -> Result<KeySet, BoxError> {
-    let mut keys = vec![signing.verifying_key()];
+/// During a key rotation, the previous key's public half
+/// (`JWT_PREVIOUS_PUBLIC_KEY_FILE`, under `JWT_PREVIOUS_KEY_ID`): it still
+/// verifies, so that tokens signed before the switch stay valid until they
+/// expire. Each token's `kid` picks its key.
+pub fn previous_key() -> Result<Option<VerifyingKey>, BoxError> {
     let previous = std::env::var("JWT_PREVIOUS_PUBLIC_KEY_FILE").unwrap_or_default();
-    if !previous.is_empty() {
-        let pem = std::fs::read(&previous).map_err(|e| format!("cannot read {previous}: {e}"))?;
-        let kid = std::env::var("JWT_PREVIOUS_KEY_ID")
-            .ok()
-            .filter(|kid| !kid.is_empty())
-            .ok_or("JWT_PREVIOUS_KEY_ID must name the previous key (its `kid`)")?;
-        keys.push(VerifyingKey::ec_pem(Algorithm::ES256, &pem)?.with_kid(kid));
+    if previous.is_empty() {
+        return Ok(None);
     }
-    Ok(KeySet::new(keys)?)
+    let pem = std::fs::read(&previous).map_err(|e| format!("cannot read {previous}: {e}"))?;
+    let kid = std::env::var("JWT_PREVIOUS_KEY_ID")
+        .ok()
+        .filter(|kid| !kid.is_empty())
+        .ok_or("JWT_PREVIOUS_KEY_ID must name the previous key (its `kid`)")?;
+    Ok(Some(
+        VerifyingKey::ec_pem(Algorithm::ES256, &pem)?.with_kid(kid),
+    ))
 }
 // ANCHOR_END: previous_key
 

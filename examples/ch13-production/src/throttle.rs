@@ -15,7 +15,7 @@ use std::time::Duration;
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, NotUntil, Quota, RateLimiter};
 
-use crate::ApiError;
+use crate::error::ApiError;
 
 /// Longer usernames are refused (400) before they become a limiter key, so an
 /// attacker cannot fill the limiter's memory with megabyte keys.
@@ -60,15 +60,6 @@ impl LoginThrottle {
         throttle
     }
 
-    /// The limits from `LOGIN_ACCOUNT_PER_MIN` (default 5) and
-    /// `LOGIN_ADDRESS_PER_MIN` (default 20).
-    pub fn from_env() -> Arc<Self> {
-        Self::start(
-            per_minute("LOGIN_ACCOUNT_PER_MIN", 5),
-            per_minute("LOGIN_ADDRESS_PER_MIN", 20),
-        )
-    }
-
     /// Counts one login attempt for `username` from `address`, before any
     /// password is hashed: `Ok`, or `429` with `Retry-After`. The address is
     /// checked first, so an address over its limit adds no account keys.
@@ -90,11 +81,6 @@ impl LoginThrottle {
             retry_after: until.wait_time_from(self.clock.now()),
         }
     }
-
-    /// How many keys are tracked now (accounts, addresses).
-    pub fn tracked_keys(&self) -> (usize, usize) {
-        (self.per_account.len(), self.per_address.len())
-    }
 }
 // ANCHOR_END: throttle
 
@@ -108,19 +94,6 @@ fn client(address: IpAddr) -> IpAddr {
             Some(v4) => IpAddr::V4(v4),
             None => IpAddr::V6((v6.to_bits() & !u128::from(u64::MAX)).into()),
         },
-    }
-}
-
-/// A positive number of attempts per minute from the environment; anything
-/// else stops the program (a typo must not switch the limit off).
-fn per_minute(name: &str, default: u32) -> NonZeroU32 {
-    let value = std::env::var(name).unwrap_or_else(|_| default.to_string());
-    match value.trim().parse::<NonZeroU32>() {
-        Ok(limit) => limit,
-        Err(_) => {
-            tracing::error!(%name, %value, "not a positive number of attempts per minute");
-            std::process::exit(2);
-        }
     }
 }
 

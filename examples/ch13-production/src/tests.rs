@@ -1,88 +1,102 @@
-//! Chapter 12: testing an authenticated API without a network.
-//!
-//! The app is built by `examples::app::app`, exactly as the server builds it,
-//! and driven with `jwt_layer::test_util::send`. Tokens come from the test kit
-//! (`jwt_layer::test_util`): real signatures, made with a key of the test's own.
-use std::sync::OnceLock;
+//! Testing the authenticated API without a network: the app is built by
+//! `app::app`, exactly as the server builds it, with a database in memory, and
+//! called with `jwt_layer::test_util::send`. Tokens come from the test kit:
+//! real signatures, made with the test's own key.
+use std::net::SocketAddr;
+use std::num::NonZeroU32;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use axum::Router;
+use axum::extract::connect_info::MockConnectInfo;
 use axum::http::{Request, StatusCode};
-use examples::Users;
-use examples::app::{AppConfig, Auth, app};
-use jwt_layer::store::MemoryStore;
 use jwt_layer::test_util::{TestAuthority, send};
-use serde_json::json;
+use serde_json::{Value, json};
+
+use crate::app::app;
+use crate::config::Config;
 
 // ANCHOR: setup
-/// A fixed configuration: no environment, no clock skew allowance.
-fn config() -> AppConfig {
-    AppConfig {
-        secret: Vec::new(), // unused: the test authority's key signs
+/// A fresh app with its own key, its own empty database (in memory) and
+/// token store, and the test authority that signs tokens for it.
+async fn setup() -> (Router, TestAuthority) {
+    let authority = TestAuthority::new()
+        .issuer("test-issuer")
+        .audience("test-api");
+    let config = Config {
+        database_url: "sqlite::memory:".into(),
+        signing_key: authority.signing_key().clone(),
+        previous_key: None,
         issuer: "test-issuer".into(),
         audience: "test-api".into(),
-        access_ttl: Duration::from_secs(60),
+        client_id: "test-client".into(),
         leeway: Duration::ZERO,
-    }
+        access_ttl: Duration::from_secs(60),
+        refresh_idle: Duration::from_secs(3600),
+        session_max: Duration::from_secs(24 * 3600),
+        reuse_grace: Duration::ZERO,
+        redis_url: None,
+        revocation_cache: Duration::ZERO,
+        logins_per_account: NonZeroU32::new(100).unwrap(),
+        logins_per_address: NonZeroU32::new(100).unwrap(),
+        static_dir: PathBuf::from("static"),
+    };
+    let app = app(config).await.expect("the app starts");
+    // The login throttle reads the client's address, which a real server
+    // provides; here every request comes from 127.0.0.1.
+    let app = app.layer(MockConnectInfo(SocketAddr::from(([127, 0, 0, 1], 4000))));
+    (app, authority)
 }
 
-/// The seed users, hashed once for all tests (Argon2id is slow on purpose).
-fn users() -> Users {
-    static USERS: OnceLock<Users> = OnceLock::new();
-    USERS
-        .get_or_init(|| Users::seed().expect("seed users"))
-        .clone()
-}
-
-/// A fresh app with its own key and its own empty store, and the test
-/// authority that signs tokens for it.
-fn setup() -> (Router, TestAuthority) {
-    let config = config();
-    let authority = TestAuthority::new()
-        .issuer(&config.issuer)
-        .audience(&config.audience);
-    let key = authority.signing_key().clone();
-    let auth = Auth::with_key(key, &config, MemoryStore::new()).expect("valid configuration");
-    (app(&auth, users()), authority)
+/// A JSON `POST` with no token.
+fn post(uri: &str, body: Value) -> Request<String> {
+    Request::post(uri)
+        .header("content-type", "application/json")
+        .body(body.to_string())
+        .expect("a valid request")
 }
 // ANCHOR_END: setup
 
 // ANCHOR: basics
 #[tokio::test]
 async fn no_token_is_401_with_a_bare_challenge() {
-    let (app, _) = setup();
-    let response = send(app, Request::get("/me").body(String::new()).unwrap()).await;
+    let (app, _) = setup().await;
+    let request = Request::get("/api/me").body(String::new()).unwrap();
+    let response = send(app, request).await;
     assert_eq!(response.status, StatusCode::UNAUTHORIZED);
     assert_eq!(response.challenge(), Some(r#"Bearer realm="api""#));
 }
 
 #[tokio::test]
 async fn a_valid_token_reaches_the_handler() {
-    let (app, authority) = setup();
+    let (app, authority) = setup().await;
     let token = authority.token("bob").roles(["user"]);
-    let response = send(app, token.get("/me")).await;
+    let response = send(app, token.get("/api/me")).await;
     assert_eq!(response.status, StatusCode::OK);
-    assert_eq!(response.json(), json!({ "sub": "bob", "roles": ["user"] }));
+    assert_eq!(response.json()["sub"], "bob");
+    assert_eq!(response.json()["roles"], json!(["user"]));
+    assert_eq!(response.json()["via"], "bearer");
 }
 
 #[tokio::test]
 async fn roles_are_enforced() {
-    let (app, authority) = setup();
+    let (app, authority) = setup().await;
     let bob = authority.token("bob").roles(["user"]);
-    let response = send(app.clone(), bob.get("/admin/users")).await;
+    let response = send(app.clone(), bob.get("/api/admin/users")).await;
     assert_eq!(response.status, StatusCode::FORBIDDEN);
     assert_eq!(response.json()["error"], "insufficient_scope");
 
     let alice = authority.token("alice").roles(["admin"]);
-    let response = send(app, alice.get("/admin/users")).await;
+    let response = send(app, alice.get("/api/admin/users")).await;
     assert_eq!(response.status, StatusCode::OK);
+    assert_eq!(response.json(), json!({ "users": ["alice", "bob"] }));
 }
 // ANCHOR_END: basics
 
 // ANCHOR: refusals
 #[tokio::test]
 async fn bad_tokens_are_refused_for_the_right_reason() {
-    let (app, authority) = setup();
+    let (app, authority) = setup().await;
     let bob = || authority.token("bob").roles(["user"]);
     let cases = [
         (bob().expired(), "The access token expired"),
@@ -98,7 +112,7 @@ async fn bad_tokens_are_refused_for_the_right_reason() {
         ),
     ];
     for (token, description) in cases {
-        let response = send(app.clone(), token.get("/me")).await;
+        let response = send(app.clone(), token.get("/api/me")).await;
         assert_eq!(response.status, StatusCode::UNAUTHORIZED, "{description}");
         assert_eq!(response.json()["error"], "invalid_token");
         assert_eq!(response.json()["error_description"], description);
@@ -109,19 +123,19 @@ async fn bad_tokens_are_refused_for_the_right_reason() {
 // ANCHOR: users
 #[tokio::test]
 async fn handlers_see_the_user_as_the_database_has_it() {
-    let (app, authority) = setup();
+    let (app, authority) = setup().await;
     // The token says "user" only; the database says alice is an admin too.
     let alice = authority.token("alice").roles(["user"]);
-    let response = send(app.clone(), alice.get("/profile")).await;
+    let response = send(app.clone(), alice.get("/api/profile")).await;
     assert_eq!(response.status, StatusCode::OK);
     assert_eq!(
         response.json(),
         json!({ "username": "alice", "roles": ["admin", "user"] })
     );
 
-    // A valid token for an account that no longer exists: refused everywhere.
+    // A valid token for an account that does not exist: refused everywhere.
     let ghost = authority.token("ghost").roles(["admin"]);
-    let response = send(app, ghost.get("/me")).await;
+    let response = send(app, ghost.get("/api/me")).await;
     assert_eq!(response.status, StatusCode::UNAUTHORIZED);
     assert_eq!(
         response.json()["error_description"],
@@ -132,23 +146,20 @@ async fn handlers_see_the_user_as_the_database_has_it() {
 
 // ANCHOR: flow
 #[tokio::test]
-async fn login_refresh_logout() {
-    let (app, authority) = setup();
-    let request = |uri: &str, body: serde_json::Value| {
-        Request::post(uri)
-            .header("content-type", "application/json")
-            .body(body.to_string())
-            .unwrap()
-    };
-    let login = json!({ "username": "alice", "password": "wonderland" });
-    let pair = send(app.clone(), request("/login", login)).await;
+async fn sign_up_login_refresh_logout() {
+    let (app, _) = setup().await;
+    let carol = json!({ "username": "carol", "password": "correct horse" });
+    let created = send(app.clone(), post("/auth/signup", carol.clone())).await;
+    assert_eq!(created.status, StatusCode::CREATED);
+    let again = send(app.clone(), post("/auth/signup", carol.clone())).await;
+    assert_eq!(again.status, StatusCode::CONFLICT);
+
+    let pair = send(app.clone(), post("/auth/login", carol)).await;
     assert_eq!(pair.status, StatusCode::OK);
     let access = pair.json()["access_token"].as_str().unwrap().to_owned();
     let refresh = pair.json()["refresh_token"].as_str().unwrap().to_owned();
-
-    // The app's own tokens and the kit's are signed by the same key.
     let me = |token: &str| {
-        Request::get("/me")
+        Request::get("/api/me")
             .header("authorization", format!("Bearer {token}"))
             .body(String::new())
             .unwrap()
@@ -157,39 +168,32 @@ async fn login_refresh_logout() {
 
     let next = send(
         app.clone(),
-        request("/auth/refresh", json!({ "refresh_token": refresh })),
+        post("/auth/refresh", json!({ "refresh_token": refresh })),
     )
     .await;
     assert_eq!(next.status, StatusCode::OK);
     let next_refresh = next.json()["refresh_token"].as_str().unwrap().to_owned();
     assert_ne!(next_refresh, refresh);
 
-    let logout = request("/auth/logout", json!({ "refresh_token": next_refresh }));
+    let logout = post("/auth/logout", json!({ "refresh_token": next_refresh }));
     assert_eq!(
         send(app.clone(), logout).await.status,
         StatusCode::NO_CONTENT
     );
     // The session is revoked: its access tokens too, not only its refresh token.
-    let response = send(app.clone(), me(&access)).await;
+    let response = send(app, me(&access)).await;
     assert_eq!(response.status, StatusCode::UNAUTHORIZED);
     assert_eq!(
         response.json()["error_description"],
         "The access token was revoked"
     );
-    // A token of the kit has no session: it is untouched by that logout.
-    let other = authority.token("alice").roles(["user"]);
-    assert_eq!(send(app, other.get("/me")).await.status, StatusCode::OK);
 }
 
 #[tokio::test]
 async fn a_wrong_password_gets_no_token() {
-    let (app, _) = setup();
+    let (app, _) = setup().await;
     let login = json!({ "username": "alice", "password": "guess" });
-    let request = Request::post("/login")
-        .header("content-type", "application/json")
-        .body(login.to_string())
-        .unwrap();
-    let response = send(app, request).await;
+    let response = send(app, post("/auth/login", login)).await;
     assert_eq!(response.status, StatusCode::BAD_REQUEST);
     assert_eq!(
         response.json(),

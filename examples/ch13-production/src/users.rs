@@ -1,0 +1,1 @@
+../../ch12-testing/src/users.rs
