@@ -19,6 +19,7 @@ use jwt_layer::password::{PasswordError, PasswordHasher};
 use serde::{Deserialize, Serialize};
 
 pub mod app;
+pub mod express;
 pub mod keys;
 pub mod throttle;
 
