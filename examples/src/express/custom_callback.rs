@@ -37,16 +37,19 @@ fn refusal(err: &AuthError, realm: &str) -> Response<Bytes> {
     response
 }
 
+async fn me(Claims(claims): Claims<Value>) -> String {
+    claims.token().subject().unwrap_or_default().to_owned()
+}
+
+async fn admin(_: RequireRole<Admin>) -> &'static str {
+    "admin"
+}
+
 /// `/me` and `/admin`, all refusals (the layer's and `RequireRole`'s) reshaped.
 pub fn app(validator: Validator) -> Router {
     Router::new()
-        .route(
-            "/me",
-            get(|Claims(c): Claims<Value>| async move {
-                c.token().subject().unwrap_or_default().to_owned()
-            }),
-        )
-        .route("/admin", get(|_: RequireRole<Admin>| async { "admin" }))
+        .route("/me", get(me))
+        .route("/admin", get(admin))
         .layer(JwtLayer::<Value>::new(validator).on_error(refusal))
 }
 // ANCHOR_END: on_error
