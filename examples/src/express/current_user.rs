@@ -51,7 +51,8 @@ impl UserStore {
 }
 
 // ANCHOR: extractor
-/// `req.user`, loaded by hand: the store's user for the verified `sub`.
+/// `req.user`, loaded by hand: the store's user for the verified `sub`
+/// (behind a layer in required mode: anonymous requests are refused too).
 pub struct DbUser(pub User);
 
 impl<S: Send + Sync> FromRequestParts<S> for DbUser
