@@ -1,7 +1,10 @@
 //! The test harness of the numbered examples. The examples themselves are the
 //! book's reader projects, `examples/chNN-*/`, compiled here as the bins
 //! `01_hello` … `14_resource_server` (see `Cargo.toml`); what the tests need to
-//! know about them lives here.
+//! know about them lives here, with the compiled snippets of the Express
+//! appendix (`express`).
+
+pub mod express;
 
 /// Every environment variable an example reads. The tests that start the
 /// examples clear them all first, so the machine's environment cannot leak into
