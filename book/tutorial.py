@@ -157,7 +157,10 @@ def expand(content, base):
         if len(matches) > 1 or stripped != directive:
             raise TutorialError(f"{directive} must be alone on its line")
         kind, args = matches[0].group(1), matches[0].group(2).split()
-        expanded = expand_file(base, args) if kind == "file" else expand_diff(base, args)
+        try:
+            expanded = expand_file(base, args) if kind == "file" else expand_diff(base, args)
+        except TutorialError as e:
+            raise TutorialError(f"{directive}: {e}") from None
         if "{{#" in expanded:
             # mdBook's links preprocessor runs after this one and would expand it.
             raise TutorialError(f"{directive}: the file contains '{{{{#', which mdBook would expand")

@@ -374,10 +374,11 @@ fn replay(book_src: &Path, examples: &Path) -> Result<Vec<Step>, String> {
     Ok(steps)
 }
 
-/// Writes each step's project outside the repository and `cargo check`s it.
-fn check_builds(steps: &[Step]) -> Result<(), String> {
+/// Writes each step's project outside the repository and `cargo check`s it;
+/// `label` keeps the temporary directories of tests running at once apart.
+fn check_builds(steps: &[Step], label: &str) -> Result<(), String> {
     let root = root();
-    let base = std::env::temp_dir().join(format!("tutorial-check-{}", std::process::id()));
+    let base = std::env::temp_dir().join(format!("tutorial-check-{}-{label}", std::process::id()));
     // The reader's project is not part of any workspace: nothing above it may
     // have a Cargo.toml that cargo would take for one.
     if let Some(manifest) = base
@@ -478,7 +479,7 @@ fn each_chapters_project_builds() {
     let steps = replay(&root.join("book/src"), &root.join("examples")).unwrap_or_else(|e| {
         panic!("{e}");
     });
-    if let Err(problem) = check_builds(&steps) {
+    if let Err(problem) = check_builds(&steps, "book") {
         panic!("{problem}");
     }
 }
@@ -544,6 +545,32 @@ fn fixture_without_a_snapshot_fails() {
     let problem = replay(&fixture.join("book/src"), &fixture.join("book")).unwrap_err();
     assert!(
         problem.contains("01-hello.md") && problem.contains("no snapshot directory"),
+        "{problem}"
+    );
+}
+
+#[test]
+fn the_build_check_reports_cargos_errors() {
+    let fixture = fixture();
+    let mut steps = replay(&fixture.join("book/src"), &fixture.join("examples")).unwrap();
+    // Chapter 3's project has no dependencies: a build of seconds.
+    let mut other = steps.remove(2);
+    assert_eq!(file_name(&other.snapshot), "ch03-other");
+    check_builds(std::slice::from_ref(&other), "fixture-good").unwrap();
+    other.project.insert(
+        "src/main.rs".to_owned(),
+        "fn main() {\n    let x: u8 = \"not a number\";\n}\n".to_owned(),
+    );
+    let problem = check_builds(&[other], "fixture-bad").unwrap_err();
+    // check_builds keeps a failing project for a look: not this one.
+    let _ = std::fs::remove_dir_all(
+        std::env::temp_dir().join(format!("tutorial-check-{}-fixture-bad", std::process::id())),
+    );
+    assert!(
+        problem.contains("03-other.md")
+            && problem.contains("does not build")
+            && problem.contains("mismatched types")
+            && problem.contains("src/main.rs:2"),
         "{problem}"
     );
 }
