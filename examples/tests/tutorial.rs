@@ -200,7 +200,7 @@ fn locate(examples: &Path, path: &Path) -> Option<(String, String)> {
 }
 
 /// Where two texts first differ, for the failure message.
-fn first_difference(have: &str, want: &str) -> String {
+fn first_difference(have: &str, want: &str, wanted_by: &str) -> String {
     let (mut a, mut b) = (have.split('\n'), want.split('\n'));
     let mut line = 1;
     loop {
@@ -208,7 +208,7 @@ fn first_difference(have: &str, want: &str) -> String {
             (Some(x), Some(y)) if x == y => line += 1,
             (x, y) => {
                 return format!(
-                    "line {line}: the reader has {:?}, the snapshot has {:?}",
+                    "line {line}: the reader has {:?}, {wanted_by} has {:?}",
                     x.unwrap_or("<end of file>"),
                     y.unwrap_or("<end of file>")
                 );
@@ -252,7 +252,9 @@ fn replay(book_src: &Path, examples: &Path) -> Result<Vec<Step>, String> {
         let resolve = |arg: &str, earlier_allowed: bool| -> Result<(PathBuf, String), String> {
             let path = clean(&dir.join(arg));
             let Some((owner, relative)) = locate(&examples, &path) else {
-                return Err(format!("{here}: {arg} is not inside a snapshot"));
+                return Err(format!(
+                    "{arg} is not inside a snapshot ({examples:?}/chNN-*/)"
+                ));
             };
             let allowed = if earlier_allowed {
                 number(&owner, "ch").is_some_and(|n| n <= nn)
@@ -261,7 +263,7 @@ fn replay(book_src: &Path, examples: &Path) -> Result<Vec<Step>, String> {
             };
             if !allowed {
                 return Err(format!(
-                    "{here}: {arg} is in {owner}, not in this chapter's snapshot{}",
+                    "{arg} is in {owner}, not in this chapter's snapshot ({snapshot_name}){}",
                     if earlier_allowed {
                         " or an earlier one"
                     } else {
@@ -281,13 +283,16 @@ fn replay(book_src: &Path, examples: &Path) -> Result<Vec<Step>, String> {
                 let args: Vec<&str> = found[2].split_whitespace().collect();
                 match (&found[1], args.as_slice()) {
                     ("file", [path]) => {
-                        let (path, relative) = resolve(path, false)?;
+                        let (path, relative) =
+                            resolve(path, false).map_err(|e| format!("{line_at}: {e}"))?;
                         let content = shown(&path).map_err(|e| format!("{line_at}: {e}"))?;
                         reader.insert(relative, content);
                     }
                     ("diff", [before, after]) => {
-                        let (before, _) = resolve(before, true)?;
-                        let (after, relative) = resolve(after, false)?;
+                        let (before, _) =
+                            resolve(before, true).map_err(|e| format!("{line_at}: {e}"))?;
+                        let (after, relative) =
+                            resolve(after, false).map_err(|e| format!("{line_at}: {e}"))?;
                         let old = shown(&before).map_err(|e| format!("{line_at}: {e}"))?;
                         let new = shown(&after).map_err(|e| format!("{line_at}: {e}"))?;
                         if old == new {
@@ -304,7 +309,7 @@ fn replay(book_src: &Path, examples: &Path) -> Result<Vec<Step>, String> {
                                     "{line_at}: chapter {nn} shows a diff against {} but the \
                                      reader's {relative} is not that file: {}",
                                     before.display(),
-                                    first_difference(have, &old)
+                                    first_difference(have, &old, "the diff's \"before\"")
                                 ));
                             }
                             None => {
@@ -343,7 +348,7 @@ fn replay(book_src: &Path, examples: &Path) -> Result<Vec<Step>, String> {
                 )),
                 Some(have) if *have != want => problems.push(format!(
                     "{relative}: the reader's differs from the snapshot's, {}",
-                    first_difference(have, &want)
+                    first_difference(have, &want, "the snapshot")
                 )),
                 Some(_) => {}
             }
