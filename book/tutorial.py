@@ -131,8 +131,9 @@ def expand_diff(base, args):
     lines = difflib.unified_diff(
         old.splitlines(), new.splitlines(), n=3, lineterm=""
     )
-    # No ---/+++ header: the caption names the file.
-    body = [line for line in lines if not line.startswith(("---", "+++"))]
+    # No ---/+++ header (its first two lines): the caption names the file. Not
+    # a filter on "---": a removed SQL comment line is "--- comment".
+    body = list(lines)[2:]
     return caption(f"{in_snapshot(after)} (changed)") + fenced("diff", "\n".join(body))
 
 

@@ -182,7 +182,11 @@ fn snapshot_files(dir: &Path) -> Vec<PathBuf> {
             if name != "target" {
                 found.extend(snapshot_files(&path));
             }
-        } else if name != "Cargo.lock" && !name.ends_with(".db") {
+        } else if name != "Cargo.lock"
+            && ![".db", ".db-wal", ".db-shm"]
+                .iter()
+                .any(|end| name.ends_with(end))
+        {
             found.push(path);
         }
     }

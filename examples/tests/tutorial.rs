@@ -497,12 +497,23 @@ fn fixture_replays_file_by_file_diff_by_diff() {
     let files = |step: &Step| step.project.keys().cloned().collect::<Vec<_>>();
     assert_eq!(
         files(&steps[0]),
-        ["Cargo.toml", "src/main.rs", "src/server.rs"]
+        [
+            "Cargo.toml",
+            "migrations/0001_notes.sql",
+            "src/main.rs",
+            "src/server.rs"
+        ]
     );
     // Chapter 2: a new file, two diffs, and src/server.rs unchanged (a symlink).
     assert_eq!(
         files(&steps[1]),
-        ["Cargo.toml", "src/main.rs", "src/server.rs", "src/users.rs"]
+        [
+            "Cargo.toml",
+            "migrations/0001_notes.sql",
+            "src/main.rs",
+            "src/server.rs",
+            "src/users.rs"
+        ]
     );
     let manifest = &steps[1].project["Cargo.toml"];
     assert!(manifest.contains(r#"jwt-layer = { path = "../jwt-layer/jwt-layer" }"#));
@@ -654,8 +665,18 @@ fn the_preprocessor_shows_what_the_replay_expects() {
         ),
         "{shown}"
     );
+    // A removed SQL comment is a diff line "--- …": kept, unlike the ---/+++ header.
     assert!(
-        !shown.contains("ANCHOR") && !shown.contains("---"),
+        shown.contains(
+            "<div class=\"filename\">migrations/0001_notes.sql (changed)</div>\n\n```diff\n\
+             @@ -1,2 +1 @@\n--- Notes, one row each.\n\
+             -CREATE TABLE notes (id INTEGER PRIMARY KEY);\n\
+             +CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT NOT NULL);\n```\n"
+        ),
+        "{shown}"
+    );
+    assert!(
+        !shown.contains("ANCHOR") && !shown.contains("+++"),
         "{shown}"
     );
     // Escaped: left for mdBook's links preprocessor, which drops the backslash.
