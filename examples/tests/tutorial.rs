@@ -654,7 +654,7 @@ fn the_preprocessor_shows_what_the_replay_expects() {
     assert!(
         shown.contains(
             "<div class=\"filename\">src/main.rs (changed)</div>\n\n```diff\n\
-             @@ -1,5 +1,7 @@\n mod server;\n+mod users;\n \n fn main() {\n"
+             @@ -1,7 +1,10 @@\n mod server;\n+mod users;\n \n use jwt_extractor as _;\n+use jwt_layer as _;\n"
         ),
         "{shown}"
     );
