@@ -9,7 +9,14 @@
 //!   transcripts only inside ```` ```console ```` blocks, and every `# server:`
 //!   line of a transcript names one of those programs;
 //! - every chapter is in `SUMMARY.md` and every `SUMMARY.md` entry exists;
+//! - every `{{#file}}` and `{{#diff}}` (the tutorial's directives, expanded by
+//!   `book/tutorial.py`) points to existing files;
+//! - every file of a reader-project snapshot (`examples/chNN-name/`) is shown by
+//!   some chapter (`{{#file}}`, `{{#diff}}` or `{{#include}}`), or is a symlink to
+//!   a file that is (the snapshot of a chapter that did not change it);
 //! - `mdbook build` succeeds (mdbook and mdbook-mermaid must be installed).
+//!
+//! That typing the chapters gives each snapshot is `tests/tutorial.rs`'s job.
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -28,8 +35,8 @@ fn files(dir: &Path, extension: &str) -> Vec<PathBuf> {
     };
     for entry in entries.flatten() {
         let path = entry.path();
-        // Installed packages (`npm ci`) are not ours to check.
-        if path.ends_with("node_modules") {
+        // Installed packages (`npm ci`) and build output are not ours to check.
+        if path.ends_with("node_modules") || path.ends_with("target") {
             continue;
         }
         if path.is_dir() {
@@ -109,6 +116,84 @@ fn includes(chapter: &Path) -> Vec<Include> {
     found
 }
 
+/// Every path of a tutorial directive, `{{#file path}}` or `{{#diff before
+/// after}}`, of a chapter (`\{{#…}}` is escaped: mdBook shows it as text).
+fn tutorial_paths(chapter: &Path) -> Vec<Include> {
+    let text = std::fs::read_to_string(chapter).expect("readable chapter");
+    let dir = chapter.parent().expect("chapter in a directory");
+    let mut found = Vec::new();
+    for (index, line) in text.lines().enumerate() {
+        for directive in ["{{#file ", "{{#diff "] {
+            let mut rest = line;
+            while let Some(start) = rest.find(directive) {
+                let escaped = rest[..start].ends_with('\\');
+                let after = &rest[start + directive.len()..];
+                let Some(end) = after.find("}}") else { break };
+                if !escaped {
+                    for path in after[..end].split_whitespace() {
+                        found.push(Include {
+                            chapter: chapter.to_owned(),
+                            line: index + 1,
+                            target: clean(&dir.join(path)),
+                            anchor: None,
+                            fence: None,
+                        });
+                    }
+                }
+                rest = &after[end..];
+            }
+        }
+    }
+    found
+}
+
+/// The reader-project snapshots, `examples/chNN-name/`.
+fn snapshots() -> Vec<PathBuf> {
+    let Ok(entries) = std::fs::read_dir(root().join("examples")) else {
+        return Vec::new();
+    };
+    let mut found: Vec<PathBuf> = entries
+        .flatten()
+        .map(|entry| entry.path())
+        .filter(|path| {
+            let name = path.file_name().unwrap_or_default().to_string_lossy();
+            path.is_dir()
+                && name.len() > 5
+                && name.starts_with("ch")
+                && name.as_bytes()[2..4].iter().all(u8::is_ascii_digit)
+                && name.as_bytes()[4] == b'-'
+        })
+        .collect();
+    found.sort();
+    found
+}
+
+/// Every file of a snapshot (symlinks followed), build output, lock file and
+/// databases aside: what `tests/tutorial.rs` compares with the reader's project.
+fn snapshot_files(dir: &Path) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return found;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let name = path.file_name().unwrap_or_default().to_string_lossy();
+        if path.is_dir() {
+            if name != "target" {
+                found.extend(snapshot_files(&path));
+            }
+        } else if name != "Cargo.lock"
+            && ![".db", ".db-wal", ".db-shm"]
+                .iter()
+                .any(|end| name.ends_with(end))
+        {
+            found.push(path);
+        }
+    }
+    found.sort();
+    found
+}
+
 /// The text between `ANCHOR: name` and `ANCHOR_END: name`, or why there is none.
 fn anchored(text: &str, name: &str) -> Result<String, String> {
     let is_marker = |line: &str, kind: &str| {
@@ -176,6 +261,18 @@ fn includes_point_to_existing_files_and_non_empty_anchors() {
                     }
                 },
                 None => {}
+            }
+        }
+    }
+    for chapter in chapters() {
+        for path in tutorial_paths(&chapter) {
+            if !path.target.is_file() {
+                problems.push(format!(
+                    "{}:{}: missing file {}",
+                    path.chapter.display(),
+                    path.line,
+                    path.target.display()
+                ));
             }
         }
     }
@@ -267,6 +364,22 @@ fn every_example_and_transcript_is_in_the_book() {
             problems.push(format!("no chapter includes {}", program.display()));
         }
     }
+    // A snapshot's file is shown when a chapter points at it or at the file it
+    // links to (an unchanged file is a symlink to an earlier snapshot's).
+    let shown: BTreeSet<PathBuf> = chapters()
+        .iter()
+        .flat_map(|c| tutorial_paths(c))
+        .map(|p| p.target)
+        .chain(included.iter().cloned())
+        .filter_map(|path| path.canonicalize().ok())
+        .collect();
+    for snapshot in snapshots() {
+        for file in snapshot_files(&snapshot) {
+            if !file.canonicalize().is_ok_and(|real| shown.contains(&real)) {
+                problems.push(format!("no chapter shows {}", file.display()));
+            }
+        }
+    }
     let transcripts = files(&root.join("book/transcripts"), "txt");
     assert!(!transcripts.is_empty(), "no transcripts");
     for transcript in &transcripts {
@@ -349,11 +462,17 @@ fn anchors_in_the_examples_are_balanced() {
     let mut sources = files(&root.join("examples/src"), "rs");
     sources.extend(files(&root.join("examples/tests"), "rs"));
     sources.extend(scripts());
+    sources.extend(snapshots().iter().flat_map(|s| snapshot_files(s)));
     let mut problems = Vec::new();
     for source in sources {
         let text = std::fs::read_to_string(&source).expect("readable");
         for line in text.lines() {
-            let Some(name) = line.trim_start().strip_prefix("// ANCHOR: ") else {
+            // Rust and JavaScript, TOML, SQL comments.
+            let line = line.trim_start();
+            let Some(name) = ["// ANCHOR: ", "# ANCHOR: ", "-- ANCHOR: "]
+                .iter()
+                .find_map(|marker| line.strip_prefix(marker))
+            else {
                 continue;
             };
             let name = name.trim();
