@@ -146,7 +146,11 @@ const DEV_SECRET: &str = "dev-only-secret-do-not-use-in-production!";
 /// What an attacker who read the repository can sign: the committed ES256 key,
 /// with the default issuer, audience and client id, and an admin role.
 fn forged_with_dev_key() -> String {
-    let pem = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/keys/dev-es256-private.pem")).unwrap();
+    let pem = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/keys/dev-es256-private.pem"
+    ))
+    .unwrap();
     let signing = SigningKey::ec_pem(Algorithm::ES256, &pem)
         .unwrap()
         .with_kid("dev-es256-1");

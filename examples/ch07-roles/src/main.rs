@@ -10,9 +10,8 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::routing::{get, post};
-use jwt_layer::{Algorithm, JwtLayer, KeySet, SigningKey, TokenIssuer, Validator};
-
 use jwt_extractor::require_role;
+use jwt_layer::{Algorithm, JwtLayer, KeySet, SigningKey, TokenIssuer, Validator};
 
 use crate::api::{Admin, AppClaims};
 use crate::users::Users;

@@ -11,10 +11,9 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::routing::{get, post};
+use jwt_extractor::require_role;
 use jwt_layer::cookie::AuthCookies;
 use jwt_layer::{Algorithm, JwtLayer, KeySet, SigningKey, TokenIssuer, TokenSource, Validator};
-
-use jwt_extractor::require_role;
 
 use crate::api::{Admin, AppClaims};
 use crate::users::Users;

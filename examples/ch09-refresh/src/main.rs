@@ -11,13 +11,12 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::routing::{get, post};
+use jwt_extractor::require_role;
 use jwt_layer::cookie::AuthCookies;
 use jwt_layer::store::MemoryStore;
 use jwt_layer::{
     Algorithm, JwtLayer, KeySet, RefreshTokens, SigningKey, TokenIssuer, TokenSource, Validator,
 };
-
-use jwt_extractor::require_role;
 
 use crate::api::{Admin, AppClaims};
 use crate::users::Users;

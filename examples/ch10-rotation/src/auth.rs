@@ -5,8 +5,8 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use serde::Deserialize;
 use jwt_layer::{Authentication, RefreshError};
+use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::AppState;

@@ -5,9 +5,9 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use serde::Deserialize;
 use jwt_extractor::Claims;
 use jwt_layer::{Authentication, RefreshError};
+use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::AppState;

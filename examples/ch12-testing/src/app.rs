@@ -44,8 +44,7 @@ pub async fn app(config: Config) -> Result<Router, BoxError> {
         .leeway(config.leeway)
         .build()?;
     // Short-lived access tokens: a stolen one is useful for minutes, not days.
-    let issuer = TokenIssuer::new(signing, validator.clone())?
-        .access_ttl(config.access_ttl);
+    let issuer = TokenIssuer::new(signing, validator.clone())?.access_ttl(config.access_ttl);
     // ANCHOR_END: validator
     // ANCHOR_END: issuer
     // ANCHOR: tokens

@@ -172,7 +172,10 @@ impl Users {
     /// (user), unless they exist. Demo accounts with public passwords: a real
     /// deployment creates its administrators another way.
     pub async fn add_demo_accounts(&self) -> Result<(), BoxError> {
-        let accounts = [("alice", "wonderland", "admin user"), ("bob", "builder", "user")];
+        let accounts = [
+            ("alice", "wonderland", "admin user"),
+            ("bob", "builder", "user"),
+        ];
         for (username, password, roles) in accounts {
             if self.find(username).await?.is_none() {
                 let password_hash = self.passwords.hash(password).await?;

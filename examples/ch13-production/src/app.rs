@@ -13,8 +13,8 @@ use jwt_layer::{JwtLayer, KeySet, RefreshTokens, TokenIssuer, TokenSource, Valid
 use crate::api::{self, Admin, AppClaims};
 use crate::config::Config;
 use crate::server::BoxError;
-use crate::users::Users;
 use crate::throttle::LoginThrottle;
+use crate::users::Users;
 use crate::{auth, browser, well_known};
 use tower_http::services::ServeDir;
 use tower_http::trace::TraceLayer;

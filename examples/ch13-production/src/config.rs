@@ -103,7 +103,9 @@ impl Config {
             refresh_idle: env_secs("REFRESH_IDLE_SECS", 7 * 24 * 3600),
             session_max: env_secs("SESSION_MAX_SECS", 30 * 24 * 3600),
             reuse_grace: env_secs("REUSE_GRACE_SECS", 0),
-            redis_url: std::env::var("REDIS_URL").ok().filter(|url| !url.is_empty()),
+            redis_url: std::env::var("REDIS_URL")
+                .ok()
+                .filter(|url| !url.is_empty()),
             revocation_cache: env_secs("REVOCATION_CACHE_SECS", 1),
             logins_per_account: per_minute("LOGIN_ACCOUNT_PER_MIN", 5),
             logins_per_address: per_minute("LOGIN_ADDRESS_PER_MIN", 20),
