@@ -166,7 +166,7 @@ fn forge(signing: SigningKey) -> String {
     TokenIssuer::new(signing, validator)
         .unwrap()
         .client_id("notes-web")
-        .issue("eve", &json!({ "roles": ["admin", "user"] }))
+        .issue("alice", &json!({ "roles": ["admin", "user"] }))
         .unwrap()
         .access_token
 }
@@ -200,9 +200,9 @@ fn hmac_examples_reject_tokens_forged_with_the_dev_secret() {
     let bearer = format!("Bearer {}", forge(signing));
     let headers = [("authorization", bearer.as_str())];
     let server = start("06_validation", &[]);
-    assert_eq!(server.send("GET", "/me", &headers, "").status, 401);
+    assert_eq!(server.send("GET", "/api/me", &headers, "").status, 401);
     let dev = start("06_validation", &[("DEV_KEYS", "1")]);
-    assert_eq!(dev.send("GET", "/me", &headers, "").status, 200);
+    assert_eq!(dev.send("GET", "/api/me", &headers, "").status, 200);
 }
 
 #[test]
@@ -322,14 +322,14 @@ fn chapter_8_browser_session_has_the_same_check() {
     ];
     let body = r#"{"username":"alice","password":"wonderland"}"#;
     assert_eq!(
-        server.send("POST", "/session", &cross_site, body).status,
+        server.send("POST", "/auth/session", &cross_site, body).status,
         403
     );
     assert_eq!(
-        server.send("DELETE", "/session", &cross_site, "").status,
+        server.send("DELETE", "/auth/session", &cross_site, "").status,
         403
     );
-    assert_eq!(server.login("/session", "alice", "wonderland").status, 200);
+    assert_eq!(server.login("/auth/session", "alice", "wonderland").status, 200);
 }
 
 // (11) Logout caching, giant passwords, the first unknown user --------------
@@ -337,7 +337,7 @@ fn chapter_8_browser_session_has_the_same_check() {
 #[test]
 fn api_logout_is_not_cached() {
     let _cpu = shared_cpu();
-    for (name, login_path) in [("11_logout", "/login"), ("13_production", "/auth/login")] {
+    for (name, login_path) in [("11_logout", "/auth/login"), ("13_production", "/auth/login")] {
         let server = start(name, &[]);
         let pair = server.login(login_path, "alice", "wonderland").json();
         let body = json!({ "refresh_token": pair["refresh_token"] }).to_string();
