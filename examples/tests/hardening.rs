@@ -322,14 +322,21 @@ fn chapter_8_browser_session_has_the_same_check() {
     ];
     let body = r#"{"username":"alice","password":"wonderland"}"#;
     assert_eq!(
-        server.send("POST", "/auth/session", &cross_site, body).status,
+        server
+            .send("POST", "/auth/session", &cross_site, body)
+            .status,
         403
     );
     assert_eq!(
-        server.send("DELETE", "/auth/session", &cross_site, "").status,
+        server
+            .send("DELETE", "/auth/session", &cross_site, "")
+            .status,
         403
     );
-    assert_eq!(server.login("/auth/session", "alice", "wonderland").status, 200);
+    assert_eq!(
+        server.login("/auth/session", "alice", "wonderland").status,
+        200
+    );
 }
 
 // (11) Logout caching, giant passwords, the first unknown user --------------
@@ -337,7 +344,10 @@ fn chapter_8_browser_session_has_the_same_check() {
 #[test]
 fn api_logout_is_not_cached() {
     let _cpu = shared_cpu();
-    for (name, login_path) in [("11_logout", "/auth/login"), ("13_production", "/auth/login")] {
+    for (name, login_path) in [
+        ("11_logout", "/auth/login"),
+        ("13_production", "/auth/login"),
+    ] {
         let server = start(name, &[]);
         let pair = server.login(login_path, "alice", "wonderland").json();
         let body = json!({ "refresh_token": pair["refresh_token"] }).to_string();

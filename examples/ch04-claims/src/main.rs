@@ -27,7 +27,8 @@ pub struct AppState {
 async fn main() -> Result<(), server::BoxError> {
     server::init_tracing();
     // ANCHOR: main
-    // A file next to the program by default, created on the first run.
+    // By default a file in the directory the server starts from, created on the
+    // first run.
     let users = Users::connect(&config::env_or("DATABASE_URL", "sqlite:notes.db")).await?;
     users.add_demo_accounts().await?;
     // ANCHOR: issuer

@@ -122,7 +122,8 @@ impl Config {
     /// The configuration of the running server: the environment, with defaults.
     pub fn from_env() -> Result<Self, ConfigError> {
         Ok(Self {
-            // A file next to the program by default, created on the first run.
+            // By default a file in the directory the server starts from, created on the
+            // first run.
             database_url: env_or("DATABASE_URL", "sqlite:notes.db"),
             // `SigningKey::hmac` refuses secrets shorter than 32 bytes for HS256.
             signing_key: SigningKey::hmac(Algorithm::HS256, &jwt_secret())?,

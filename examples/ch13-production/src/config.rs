@@ -90,7 +90,8 @@ impl Config {
     /// The configuration of the running server: the environment, with defaults.
     pub fn from_env() -> Result<Self, BoxError> {
         Ok(Self {
-            // A file next to the program by default, created on the first run.
+            // By default a file in the directory the server starts from, created on the
+            // first run.
             database_url: env_or("DATABASE_URL", "sqlite:notes.db"),
             // ES256: the private key signs, and only this service holds it.
             signing_key: keys::es256_signing_key()?,
