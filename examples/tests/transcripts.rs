@@ -568,6 +568,7 @@ fn require_tools() {
         ("jq", "--version"),
         ("bash", "--version"),
         ("openssl", "version"),
+        ("sqlite3", "--version"),
     ] {
         let found = Command::new(tool)
             .arg(arg)
