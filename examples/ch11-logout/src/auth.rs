@@ -6,7 +6,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use jwt_extractor::Claims;
-use jwt_layer::{Authentication, RefreshError};
+use jwt_layer::{Authentication, RefreshError, TokenPair};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -106,9 +106,17 @@ pub async fn refresh(
     State(state): State<Arc<AppState>>,
     Json(request): Json<RefreshRequest>,
 ) -> Result<Response, ApiError> {
-    // ANCHOR: reuse
-    match state.tokens.refresh(&request.refresh_token).await {
-        Ok(pair) => Ok(no_store(Json(pair))),
+    let pair = rotate(&state, &request.refresh_token).await?;
+    Ok(no_store(Json(pair)))
+}
+// ANCHOR_END: refresh
+
+// ANCHOR: reuse
+/// `RefreshTokens::refresh`, with reuse reported as the security event it is.
+/// Both refresh endpoints (JSON here, the cookie in `browser.rs`) go through it.
+pub async fn rotate(state: &AppState, refresh_token: &str) -> Result<TokenPair, ApiError> {
+    match state.tokens.refresh(refresh_token).await {
+        Ok(pair) => Ok(pair),
         Err(RefreshError::Reused { session, subject }) => {
             // A security event, not a routine failure: someone holds a copy of a
             // refresh token. The session is already revoked; alert on this log.
@@ -122,9 +130,8 @@ pub async fn refresh(
         }
         Err(other) => Err(other.into()),
     }
-    // ANCHOR_END: reuse
 }
-// ANCHOR_END: refresh
+// ANCHOR_END: reuse
 
 // ANCHOR: no_store
 /// Tokens must not be cached by the browser or a proxy: `Cache-Control:

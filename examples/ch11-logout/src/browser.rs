@@ -9,7 +9,7 @@ use jwt_layer::Authentication;
 use serde_json::json;
 
 use crate::AppState;
-use crate::auth::{Credentials, access_claims};
+use crate::auth::{Credentials, access_claims, rotate};
 use crate::error::ApiError;
 
 // ANCHOR: session
@@ -52,7 +52,7 @@ pub async fn refresh_session(
         Ok(Some(token)) => token,
         Ok(None) | Err(_) => return Err(ApiError::InvalidGrant("no valid refresh cookie")),
     };
-    let pair = state.tokens.refresh(&token).await?;
+    let pair = rotate(&state, &token).await?;
     let mut headers = HeaderMap::new();
     state.cookies.set_pair(&mut headers, &pair);
     let body = json!({ "expires_in": pair.access.expires_in });

@@ -126,7 +126,11 @@ pub async fn change_password(
         .users
         .set_password(username, &request.new_password)
         .await?;
-    tracing::info!(username, "password changed");
+    // Whoever else holds a session (a thief with a stolen refresh token)
+    // loses it now, and every access token issued until now stops working:
+    // this one too, so the client logs in again with the new password.
+    state.tokens.logout_everywhere(username).await?;
+    tracing::info!(username, "password changed; every session logged out");
     Ok(StatusCode::NO_CONTENT)
 }
 // ANCHOR_END: step_up

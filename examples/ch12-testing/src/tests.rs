@@ -186,3 +186,44 @@ async fn a_wrong_password_gets_no_token() {
     );
 }
 // ANCHOR_END: flow
+
+// ANCHOR: password
+#[tokio::test]
+async fn changing_the_password_logs_out_every_session() {
+    let (app, _) = setup().await;
+    let bob = json!({ "username": "bob", "password": "builder" });
+    let laptop = send(app.clone(), post("/auth/login", bob.clone()))
+        .await
+        .json();
+    let phone = send(app.clone(), post("/auth/login", bob)).await.json();
+    let bearer = |pair: &Value| format!("Bearer {}", pair["access_token"].as_str().unwrap());
+
+    let change = Request::post("/api/account/password")
+        .header("authorization", bearer(&laptop))
+        .header("content-type", "application/json")
+        .body(json!({ "new_password": "a much better one" }).to_string())
+        .unwrap();
+    assert_eq!(
+        send(app.clone(), change).await.status,
+        StatusCode::NO_CONTENT
+    );
+
+    // The phone's tokens, and the laptop's own, are dead.
+    for pair in [&laptop, &phone] {
+        let me = Request::get("/api/me")
+            .header("authorization", bearer(pair))
+            .body(String::new())
+            .unwrap();
+        assert_eq!(send(app.clone(), me).await.status, StatusCode::UNAUTHORIZED);
+        let refresh = json!({ "refresh_token": pair["refresh_token"] });
+        let refused = send(app.clone(), post("/auth/refresh", refresh)).await;
+        assert_eq!(refused.status, StatusCode::BAD_REQUEST);
+    }
+    // The new password works.
+    let login = json!({ "username": "bob", "password": "a much better one" });
+    assert_eq!(
+        send(app, post("/auth/login", login)).await.status,
+        StatusCode::OK
+    );
+}
+// ANCHOR_END: password

@@ -87,7 +87,7 @@ pub async fn app(config: Config) -> Result<Router, BoxError> {
         throttle: LoginThrottle::start(config.logins_per_account, config.logins_per_address),
         issuer_url: config.issuer,
     });
-    let users = Arc::clone(&state);
+    let loader_state = Arc::clone(&state);
     // ANCHOR: sources
     // API clients: the Bearer header. Browsers: the `__Host-access_token` cookie.
     // If both are sent they must agree, or the request is refused (400).
@@ -102,7 +102,7 @@ pub async fn app(config: Config) -> Result<Router, BoxError> {
         // After the revocation check: the account, from the database, into the
         // request for `CurrentUser<Account>`. Unknown: 401; database down: 503.
         .load_user(move |token, _request| {
-            let state = Arc::clone(&users);
+            let state = Arc::clone(&loader_state);
             async move { state.users.load_account(&token).await }
         });
     // ANCHOR_END: load_user
