@@ -197,7 +197,12 @@ fn step_up_description(acr: bool, max_age: bool) -> &'static str {
 }
 
 /// The RFC 6750 §3.1 error code an [`AuthError`] maps to.
+///
+/// Non-exhaustive: later RFCs add codes (RFC 9470 added
+/// `insufficient_user_authentication`), and a new one must not break your
+/// `match`; `as_str` gives the wire form of any of them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ErrorCode {
     /// No code: the request carried no credentials at all.
     None,
