@@ -1,11 +1,11 @@
 // An Express service living beside the Rust ones during a migration
 // (book/src/appendix-migration.md). Both directions of trust:
 //
-// - GET /api/whoami accepts access tokens issued by 13_production, verified
+// - GET /api/whoami accepts access tokens issued by 14_production, verified
 //   with passport-jwt against the keys 13 publishes at /.well-known/jwks.json;
 // - POST /auth/login issues this service's own tokens with jsonwebtoken (ES256,
 //   a key pair made at start), whose public key it publishes the same way, so
-//   14_resource_server can verify them.
+//   15_resource_server can verify them.
 //
 //   PORT=3001 ISSUER_URL=http://127.0.0.1:3000 node examples/node/server.js
 //
@@ -27,7 +27,7 @@ const RUST_ISSUER = process.env.ISSUER_URL ?? 'http://127.0.0.1:3000';
 const AUDIENCE = process.env.JWT_AUDIENCE ?? 'notes-api';
 
 // ANCHOR: verify
-// Trust 13_production's tokens: its public keys come from its JWKS, chosen by
+// Trust 14_production's tokens: its public keys come from its JWKS, chosen by
 // the token's `kid`. jwks-rsa caches them and, when a token names a `kid` it
 // has not seen (13 rotated its key), fetches again, at most 5 times a minute:
 // made-up `kid`s cannot turn this service into a flood against the issuer.
@@ -121,7 +121,7 @@ app.post('/auth/login', express.json(), async (req, res) => {
 // ANCHOR_END: sign
 
 // ANCHOR: publish
-// Public by design: what a verifier needs, and no secret. 14_resource_server
+// Public by design: what a verifier needs, and no secret. 15_resource_server
 // reads the discovery document, then the JWKS it names, and honours max-age.
 app.get('/.well-known/openid-configuration', (req, res) => {
   res.json({

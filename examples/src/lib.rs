@@ -1,6 +1,6 @@
 //! The test harness of the numbered examples. The examples themselves are the
 //! book's reader projects, `examples/chNN-*/`, compiled here as the bins
-//! `01_hello` … `14_resource_server` (see `Cargo.toml`); what the tests need to
+//! `01_hello` … `15_resource_server` (see `Cargo.toml`); what the tests need to
 //! know about them lives here, with the compiled snippets of the Express
 //! appendix (`express`).
 

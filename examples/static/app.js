@@ -1,4 +1,4 @@
-// The browser demo of examples/src/bin/13_production.rs; chapter 10 of the book
+// The browser demo that the book's app serves at / (examples/ch14-production); chapter 10 of the book
 // walks through it.
 //
 // The tokens are in HttpOnly cookies set by the server: this script never sees

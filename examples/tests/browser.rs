@@ -1,4 +1,4 @@
-//! The browser demo of `13_production`, driven in real headless Chromium through
+//! The browser demo of `14_production`, driven in real headless Chromium through
 //! ChromeDriver (WebDriver): the page shows who is logged in with which roles
 //! and when the access token expires; page script cannot read the tokens; an
 //! expired access token is refreshed and the call retried (401 → refresh →
@@ -38,7 +38,7 @@ fn require(binary: &str) -> String {
 
 /// Starts the example server on a free port with a 2 s access token.
 fn start_server() -> (Process, u16) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_13_production"))
+    let mut child = Command::new(env!("CARGO_BIN_EXE_14_production"))
         .env("PORT", "0")
         .env("ACCESS_TTL_SECS", "2")
         .env_remove("REDIS_URL")
@@ -46,7 +46,7 @@ fn start_server() -> (Process, u16) {
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
-        .expect("starting 13_production");
+        .expect("starting 14_production");
     let mut line = String::new();
     BufReader::new(child.stdout.take().expect("stdout"))
         .read_line(&mut line)

@@ -1,4 +1,4 @@
-//! The bypasses found by attacking `13_production` with its default
+//! The bypasses found by attacking `14_production` with its default
 //! configuration (issue #8), replayed against the real example binaries over
 //! HTTP: CSRF on the cookie endpoints, public signing keys, logout caching,
 //! giant passwords, the first unknown-user login, and login throttling.
@@ -36,7 +36,7 @@ fn binary(name: &str) -> &'static str {
         "06_validation" => env!("CARGO_BIN_EXE_06_validation"),
         "08_cookies" => env!("CARGO_BIN_EXE_08_cookies"),
         "11_logout" => env!("CARGO_BIN_EXE_11_logout"),
-        "13_production" => env!("CARGO_BIN_EXE_13_production"),
+        "14_production" => env!("CARGO_BIN_EXE_14_production"),
         other => panic!("no binary {other}"),
     }
 }
@@ -180,7 +180,7 @@ fn production_rejects_tokens_forged_with_the_committed_dev_key() {
     let bearer = format!("Bearer {token}");
     let headers = [("authorization", bearer.as_str())];
 
-    let server = start("13_production", &[]);
+    let server = start("14_production", &[]);
     let reply = server.send("GET", "/api/admin/users", &headers, "");
     assert_eq!(reply.status, 401, "{reply:?}");
     // A fresh key, under a kid of its own.
@@ -188,7 +188,7 @@ fn production_rejects_tokens_forged_with_the_committed_dev_key() {
     assert_ne!(jwks["keys"][0]["kid"], "dev-es256-1");
 
     // The forgery itself is sound: the server accepts it when told to use the dev key.
-    let dev = start("13_production", &[("DEV_KEYS", "1")]);
+    let dev = start("14_production", &[("DEV_KEYS", "1")]);
     let reply = dev.send("GET", "/api/admin/users", &headers, "");
     assert_eq!(reply.status, 200, "{reply:?}");
 }
@@ -251,7 +251,7 @@ fn jwt_secret_must_be_base64_of_at_least_32_bytes() {
 #[test]
 fn cookie_endpoints_refuse_cross_site_requests_even_with_a_bearer_header() {
     let _cpu = shared_cpu();
-    let server = start("13_production", &[]);
+    let server = start("14_production", &[]);
     let cross_site = [
         ("sec-fetch-site", "cross-site"),
         ("origin", "https://evil.example"),
@@ -346,7 +346,7 @@ fn api_logout_is_not_cached() {
     let _cpu = shared_cpu();
     for (name, login_path) in [
         ("11_logout", "/auth/login"),
-        ("13_production", "/auth/login"),
+        ("14_production", "/auth/login"),
     ] {
         let server = start(name, &[]);
         let pair = server.login(login_path, "alice", "wonderland").json();
@@ -361,7 +361,7 @@ fn api_logout_is_not_cached() {
 #[test]
 fn giant_passwords_are_refused_before_hashing() {
     let _cpu = shared_cpu();
-    let server = start("13_production", &[]);
+    let server = start("14_production", &[]);
     let huge = "x".repeat(1_900_000);
     for (path, username) in [("/auth/login", "alice"), ("/auth/session", "nobody")] {
         let started = Instant::now();
@@ -390,7 +390,7 @@ fn the_first_unknown_user_login_costs_what_later_ones_cost() {
     // (the dummy hash was built on the first unknown-user login).
     let mut ratios = Vec::new();
     for _ in 0..5 {
-        let server = start("13_production", &[]);
+        let server = start("14_production", &[]);
         let mut times = Vec::new();
         for attempt in 0..6 {
             let started = Instant::now();
@@ -416,7 +416,7 @@ fn the_first_unknown_user_login_costs_what_later_ones_cost() {
 #[test]
 fn login_is_throttled_per_account_known_or_not() {
     let _cpu = shared_cpu();
-    let server = start("13_production", &[]);
+    let server = start("14_production", &[]);
     for username in ["alice", "nobody-at-all"] {
         for attempt in 1..=5 {
             let path = if attempt % 2 == 0 {
@@ -448,7 +448,7 @@ fn login_is_throttled_per_account_known_or_not() {
 #[test]
 fn login_is_throttled_per_client_address() {
     let _cpu = shared_cpu();
-    let server = start("13_production", &[("LOGIN_ADDRESS_PER_MIN", "3")]);
+    let server = start("14_production", &[("LOGIN_ADDRESS_PER_MIN", "3")]);
     for (attempt, path) in ["/auth/login", "/auth/session", "/auth/login"]
         .iter()
         .enumerate()

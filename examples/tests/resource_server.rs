@@ -1,4 +1,4 @@
-//! 13_production and 14_resource_server together, as the book's last chapter
+//! 14_production and 15_resource_server together, as the book's last chapter
 //! runs them: 14 knows only 13's URL, discovers its keys, and accepts the
 //! tokens 13 issues; it refuses requests without one, pointing to its RFC 9728
 //! metadata.
@@ -82,11 +82,11 @@ fn the_resource_server_trusts_the_issuer_through_discovery() {
     let port = free_port();
     let issuer = format!("http://127.0.0.1:{port}");
     let (_issuer_server, issuer_address) = start(
-        env!("CARGO_BIN_EXE_13_production"),
+        env!("CARGO_BIN_EXE_14_production"),
         &[("PORT", port.to_string()), ("JWT_ISSUER", issuer.clone())],
     );
     let (_resource_server, resource) = start(
-        env!("CARGO_BIN_EXE_14_resource_server"),
+        env!("CARGO_BIN_EXE_15_resource_server"),
         &[("PORT", "0".into()), ("ISSUER_URL", issuer.clone())],
     );
 
@@ -146,7 +146,7 @@ fn the_resource_server_trusts_the_issuer_through_discovery() {
 fn the_resource_server_does_not_start_without_its_issuer() {
     // Nobody listens on this port: no keys, no service.
     let issuer = format!("http://127.0.0.1:{}", free_port());
-    let status = Command::new(env!("CARGO_BIN_EXE_14_resource_server"))
+    let status = Command::new(env!("CARGO_BIN_EXE_15_resource_server"))
         .env("PORT", "0")
         .env("ISSUER_URL", &issuer)
         .stdin(Stdio::null())

@@ -59,11 +59,12 @@ const BINARIES: &[(&str, &str)] = &[
     ("09_refresh", env!("CARGO_BIN_EXE_09_refresh")),
     ("10_rotation", env!("CARGO_BIN_EXE_10_rotation")),
     ("11_logout", env!("CARGO_BIN_EXE_11_logout")),
-    ("12_testing", env!("CARGO_BIN_EXE_12_testing")),
-    ("13_production", env!("CARGO_BIN_EXE_13_production")),
+    ("12_current_user", env!("CARGO_BIN_EXE_12_current_user")),
+    ("13_testing", env!("CARGO_BIN_EXE_13_testing")),
+    ("14_production", env!("CARGO_BIN_EXE_14_production")),
     (
-        "14_resource_server",
-        env!("CARGO_BIN_EXE_14_resource_server"),
+        "15_resource_server",
+        env!("CARGO_BIN_EXE_15_resource_server"),
     ),
 ];
 

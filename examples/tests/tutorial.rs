@@ -14,7 +14,7 @@
 //! in a `Cargo.toml`, the path dependencies rewritten to where the reader's
 //! clone of this repository is (`../jwt-layer/jwt-layer`). After each numbered
 //! chapter the reader's project must equal the snapshot, file for file. A
-//! snapshot whose package name differs from the previous one's (chapter 14's
+//! snapshot whose package name differs from the previous one's (chapter 15's
 //! resource server) is a new project: the reader starts from nothing.
 //!
 //! The replay is fast and always runs. Building every chapter's project takes

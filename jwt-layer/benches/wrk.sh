@@ -43,7 +43,7 @@ done
 
 cd "$ROOT"
 cargo build --quiet --release -p jwt-layer --features issue --example wrk_server
-cargo build --quiet --release -p examples --bin 13_production
+cargo build --quiet --release -p examples --bin 14_production
 
 # Starts `$@` on the server core; sets PID and URL (from its `listening on` line).
 start() {
@@ -171,7 +171,7 @@ if [[ " $PARTS " == *" production "* ]]; then
       env=(env -u REDIS_URL -u REVOCATION_CACHE_SECS PORT=0 DEV_KEYS=1 RUST_LOG=error)
       [ "$store" = redis ] && env+=(REDIS_URL="redis://127.0.0.1:$REDIS_PORT/")
       [ "$store" = redis-no-cache ] && env+=(REDIS_URL="redis://127.0.0.1:$REDIS_PORT/" REVOCATION_CACHE_SECS=0)
-      start "${env[@]}" "$TARGET/release/13_production"
+      start "${env[@]}" "$TARGET/release/14_production"
       ACCESS=$(curl -sf "$URL/auth/login" -H 'content-type: application/json' \
         -d '{"username":"alice","password":"wonderland"}' | jq -r .access_token)
       AUTH=""
@@ -183,7 +183,7 @@ if [[ " $PARTS " == *" production "* ]]; then
     echo "round $round done" >&2
   done
   echo
-  echo "## 13_production over TCP: /api/me by store, one server core, $CONNECTIONS connections, median of $ROUNDS"
+  echo "## 14_production over TCP: /api/me by store, one server core, $CONNECTIONS connections, median of $ROUNDS"
   echo
   table "$WORK/production" "api/me memory"
 fi

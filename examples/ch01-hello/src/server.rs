@@ -25,7 +25,7 @@ pub fn init_tracing() {
 /// Binds `127.0.0.1:$PORT` (default 3000; 0 picks a free port), prints
 /// `listening on http://127.0.0.1:PORT` on stdout, and serves `app` until
 /// Ctrl-C. Handlers may ask for the client's address (`ConnectInfo`), which the
-/// login throttle of chapter 13 does.
+/// login throttle of chapter 14 does.
 pub async fn serve(app: Router) -> Result<(), BoxError> {
     let port = match std::env::var("PORT") {
         Ok(port) => port.trim().parse::<u16>()?,

@@ -61,7 +61,7 @@ async fn main() -> Result<(), server::BoxError> {
     // ANCHOR_END: issuer
     // ANCHOR: tokens
     // Refresh sessions live in a store; `MemoryStore` is this process's memory
-    // (a restart logs everyone out). Chapter 13 uses Redis.
+    // (a restart logs everyone out). Chapter 14 uses Redis.
     let tokens = RefreshTokens::new(issuer, MemoryStore::new())
         // ANCHOR: lifetimes
         // A session dies after this long without a refresh (a forgotten laptop)...

@@ -1,5 +1,12 @@
-//! The whole application as a `Router`, built from a [`Config`]: no socket,
-//! no environment, no globals. `main` serves it; the tests call it directly.
+//! The notes API: the one application the book grows, chapter by chapter.
+mod api;
+mod auth;
+mod browser;
+mod config;
+mod error;
+mod server;
+mod users;
+
 use std::sync::Arc;
 
 use axum::Router;
@@ -7,13 +14,12 @@ use axum::routing::{get, post};
 use jwt_extractor::require_role;
 use jwt_layer::cookie::AuthCookies;
 use jwt_layer::store::MemoryStore;
-use jwt_layer::{JwtLayer, KeySet, RefreshTokens, TokenIssuer, TokenSource, Validator};
+use jwt_layer::{
+    Algorithm, JwtLayer, KeySet, RefreshTokens, SigningKey, TokenIssuer, TokenSource, Validator,
+};
 
-use crate::api::{self, Admin, AppClaims};
-use crate::config::Config;
-use crate::server::BoxError;
+use crate::api::{Admin, AppClaims};
 use crate::users::Users;
-use crate::{auth, browser};
 
 // ANCHOR: state
 /// What every handler may reach, shared by all requests (hence the `Arc`).
@@ -24,42 +30,48 @@ pub struct AppState {
 }
 // ANCHOR_END: state
 
-// ANCHOR: app
-/// The application, configured by `config`.
-pub async fn app(config: Config) -> Result<Router, BoxError> {
-    let users = Users::connect(&config.database_url).await?;
+#[tokio::main]
+async fn main() -> Result<(), server::BoxError> {
+    server::init_tracing();
+    // ANCHOR: main
+    // By default a file in the directory the server starts from, created on the
+    // first run.
+    let users = Users::connect(&config::env_or("DATABASE_URL", "sqlite:notes.db")).await?;
     users.add_demo_accounts().await?;
     // ANCHOR: issuer
-    let signing = config.signing_key;
+    // One HMAC secret signs and verifies. `SigningKey::hmac` refuses secrets
+    // shorter than 32 bytes for HS256 (RFC 7518 §3.2).
+    let signing = SigningKey::hmac(Algorithm::HS256, &config::jwt_secret())?;
     // The validator is the verification policy; the issuer signs tokens that
     // this very policy accepts (it checks that at start-up).
     // ANCHOR: validator
     let validator = Validator::builder(KeySet::single(signing.verifying_key()))
         // `iss`: who minted the token. Required, and must match exactly.
-        .issuer(config.issuer)
+        .issuer(config::issuer())
         // `aud`: whom it is for. A token minted for another service that happens
         // to share the key (or the identity provider) is refused here.
-        .audience(config.audience)
+        .audience(config::audience())
         // Clock skew allowed on `exp`, `nbf` and `iat` (default 30 s, at most 60 s).
-        .leeway(config.leeway)
+        .leeway(config::env_secs("LEEWAY_SECS", 30))
         .build()?;
     // Short-lived access tokens: a stolen one is useful for minutes, not days.
-    let issuer = TokenIssuer::new(signing, validator.clone())?.access_ttl(config.access_ttl);
+    let issuer = TokenIssuer::new(signing, validator.clone())?
+        .access_ttl(config::env_secs("ACCESS_TTL_SECS", 5 * 60));
     // ANCHOR_END: validator
     // ANCHOR_END: issuer
     // ANCHOR: tokens
     // Refresh sessions live in a store; `MemoryStore` is this process's memory
-    // (a restart logs everyone out). Chapter 13 uses Redis.
+    // (a restart logs everyone out). Chapter 14 uses Redis.
     let tokens = RefreshTokens::new(issuer, MemoryStore::new())
         // ANCHOR: lifetimes
         // A session dies after this long without a refresh (a forgotten laptop)...
-        .idle_timeout(config.refresh_idle)
+        .idle_timeout(config::env_secs("REFRESH_IDLE_SECS", 7 * 24 * 3600))
         // ...and after this long in any case: then the user types the password again.
-        .absolute_lifetime(config.session_max)
+        .absolute_lifetime(config::env_secs("SESSION_MAX_SECS", 30 * 24 * 3600))
         // Strict by default: a refresh token presented twice revokes the session.
         // Browser apps whose tabs race may allow a few seconds (at most 60), in
         // which the previous token is refused without revoking anything.
-        .reuse_grace(config.reuse_grace)?;
+        .reuse_grace(config::env_secs("REUSE_GRACE_SECS", 0))?;
     // ANCHOR_END: lifetimes
     // ANCHOR_END: tokens
     let cookies = AuthCookies::new();
@@ -138,9 +150,9 @@ pub async fn app(config: Config) -> Result<Router, BoxError> {
         .merge(greet)
         .with_state(state);
     // ANCHOR_END: router
-    Ok(app)
+    // ANCHOR_END: main
+    server::serve(app).await
 }
-// ANCHOR_END: app
 
 /// A handler is an async function; what it returns becomes the response.
 async fn health() -> &'static str {

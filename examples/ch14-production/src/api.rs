@@ -51,7 +51,7 @@ pub async fn me(Claims(claims): Claims<AppClaims>) -> Json<Value> {
         "expires_at": token.registered().exp,
         // "bearer" or "cookie": how this request was authenticated.
         "via": token.source(),
-        // Which key signed it (chapter 13: keys have ids).
+        // Which key signed it (chapter 14: keys have ids).
         "kid": token.kid(),
     }))
 }

@@ -1,4 +1,4 @@
-//! Login throttling (chapter 13): at most so many attempts per account and per
+//! Login throttling (chapter 14): at most so many attempts per account and per
 //! client address, with `governor`'s keyed rate limiters (GCRA, no timers).
 //!
 //! Both keys are needed. Per address alone, a botnet tries one account's

@@ -20,7 +20,7 @@ pub async fn jwks(State(state): State<Arc<AppState>>) -> Json<JwkSet> {
 
 // ANCHOR: discovery
 /// OpenID Connect Discovery: the issuer and where its keys are, so a resource
-/// server configured with the issuer URL alone finds them (chapter 14).
+/// server configured with the issuer URL alone finds them (chapter 15).
 /// `jwks_uri` is built from the issuer, so for discovery `JWT_ISSUER` must be
 /// this server's public URL (`http://127.0.0.1:3000` locally).
 pub async fn openid_configuration(State(state): State<Arc<AppState>>) -> Json<Value> {

@@ -1,0 +1,1 @@
+../../ch06-validation/src/config.rs

@@ -1,1 +1,0 @@
-../../ch12-testing/src/users.rs

@@ -1,0 +1,1 @@
+../../ch12-current-user/src/api.rs

@@ -1,0 +1,1 @@
+../../ch11-logout/src/auth.rs

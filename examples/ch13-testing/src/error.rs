@@ -1,0 +1,1 @@
+../../ch09-refresh/src/error.rs

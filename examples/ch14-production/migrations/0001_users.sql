@@ -1,0 +1,1 @@
+../../ch02-users/migrations/0001_users.sql

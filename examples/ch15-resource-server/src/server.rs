@@ -1,0 +1,1 @@
+../../ch01-hello/src/server.rs
