@@ -460,3 +460,35 @@ fn login_is_throttled_per_client_address() {
     assert_eq!(reply.status, 429, "{reply:?}");
     assert!(reply.header("retry-after").is_some());
 }
+
+#[test]
+fn signup_is_throttled_per_client_address_taken_names_included() {
+    let _cpu = shared_cpu();
+    let server = start("14_production", &[("SIGNUP_ADDRESS_PER_HOUR", "3")]);
+    // A new account, a taken name (a probe) and a name the rules refuse: each
+    // is an attempt.
+    assert_eq!(
+        server
+            .login("/auth/signup", "carol", "correct horse")
+            .status,
+        201
+    );
+    assert_eq!(
+        server
+            .login("/auth/signup", "alice", "correct horse")
+            .status,
+        409
+    );
+    assert_eq!(
+        server.login("/auth/signup", "x", "correct horse").status,
+        400
+    );
+    let reply = server.login("/auth/signup", "dave", "correct horse");
+    assert_eq!(reply.status, 429, "{reply:?}");
+    assert!(reply.header("retry-after").is_some(), "{reply:?}");
+    // Sign-ups and logins are counted apart: carol can still log in.
+    assert_eq!(
+        server.login("/auth/login", "carol", "correct horse").status,
+        200
+    );
+}

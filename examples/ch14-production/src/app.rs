@@ -13,7 +13,7 @@ use jwt_layer::{JwtLayer, KeySet, RefreshTokens, TokenIssuer, TokenSource, Valid
 use crate::api::{self, Admin, AppClaims};
 use crate::config::Config;
 use crate::server::BoxError;
-use crate::throttle::LoginThrottle;
+use crate::throttle::Throttle;
 use crate::users::Users;
 use crate::{auth, browser, well_known};
 use tower_http::services::ServeDir;
@@ -25,7 +25,7 @@ pub struct AppState {
     pub users: Users,
     pub tokens: RefreshTokens,
     pub cookies: AuthCookies,
-    pub throttle: Arc<LoginThrottle>,
+    pub throttle: Arc<Throttle>,
     /// Our `iss`, for the discovery document.
     pub issuer_url: String,
 }
@@ -84,7 +84,7 @@ pub async fn app(config: Config) -> Result<Router, BoxError> {
         users,
         tokens: tokens.clone(),
         cookies: cookies.clone(),
-        throttle: LoginThrottle::start(config.logins_per_account, config.logins_per_address),
+        throttle: Throttle::start(config.throttle),
         issuer_url: config.issuer,
     });
     let loader_state = Arc::clone(&state);

@@ -57,8 +57,11 @@ pub fn access_claims(user: &User, asked_scope: Option<&str>) -> Value {
 /// the name or the password breaks the rules.
 pub async fn signup(
     State(state): State<Arc<AppState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Json(request): Json<Credentials>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
+    // Before the password is hashed: every attempt counts, taken name or not.
+    state.throttle.check_signup(peer.ip())?;
     let user = state
         .users
         .sign_up(&request.username, &request.password)
@@ -78,7 +81,9 @@ pub async fn login(
     let LoginRequest { credentials, scope } = request;
     // ANCHOR: throttled
     // Before any hashing: per client address, then per username as submitted.
-    state.throttle.check(peer.ip(), &credentials.username)?;
+    state
+        .throttle
+        .check_login(peer.ip(), &credentials.username)?;
     // ANCHOR_END: throttled
     let user = state
         .users

@@ -21,7 +21,7 @@ pub async fn start_session(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Json(request): Json<Credentials>,
 ) -> Result<Response, ApiError> {
-    state.throttle.check(peer.ip(), &request.username)?;
+    state.throttle.check_login(peer.ip(), &request.username)?;
     let user = state
         .users
         .authenticate(&request.username, &request.password)

@@ -7,6 +7,7 @@ use jwt_layer::{SigningKey, VerifyingKey};
 
 use crate::keys;
 use crate::server::BoxError;
+use crate::throttle::Limits;
 
 /// A string from the environment variable `name`, or `default`.
 pub fn env_or(name: &str, default: &str) -> String {
@@ -79,9 +80,8 @@ pub struct Config {
     pub redis_url: Option<String>,
     /// How long a revocation answer may be served from the local cache (0: off).
     pub revocation_cache: Duration,
-    /// Login attempts per minute per username, and per client address.
-    pub logins_per_account: NonZeroU32,
-    pub logins_per_address: NonZeroU32,
+    /// How many logins and sign-ups each account and client address may try.
+    pub throttle: Limits,
     /// Where the browser demo's files are.
     pub static_dir: PathBuf,
 }
@@ -108,8 +108,11 @@ impl Config {
                 .ok()
                 .filter(|url| !url.is_empty()),
             revocation_cache: env_secs("REVOCATION_CACHE_SECS", 1),
-            logins_per_account: per_minute("LOGIN_ACCOUNT_PER_MIN", 5),
-            logins_per_address: per_minute("LOGIN_ADDRESS_PER_MIN", 20),
+            throttle: Limits {
+                logins_per_account: attempts("LOGIN_ACCOUNT_PER_MIN", 5),
+                logins_per_address: attempts("LOGIN_ADDRESS_PER_MIN", 20),
+                signups_per_address: attempts("SIGNUP_ADDRESS_PER_HOUR", 10),
+            },
             static_dir: match std::env::var("STATIC_DIR") {
                 Ok(dir) if !dir.is_empty() => PathBuf::from(dir),
                 _ => PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/static")),
@@ -120,13 +123,14 @@ impl Config {
 // ANCHOR_END: config
 
 /// A positive number of attempts per minute from the environment; anything
-/// else stops the program (a typo must not switch the limit off).
-pub fn per_minute(name: &str, default: u32) -> NonZeroU32 {
+/// A positive number of attempts from the environment; anything else stops
+/// the program (a typo must not switch a limit off).
+pub fn attempts(name: &str, default: u32) -> NonZeroU32 {
     let value = std::env::var(name).unwrap_or_else(|_| default.to_string());
     match value.trim().parse::<NonZeroU32>() {
         Ok(limit) => limit,
         Err(_) => exit_with(&format!(
-            "{name}={value:?} is not a positive number of attempts per minute"
+            "{name}={value:?} is not a positive number of attempts"
         )),
     }
 }

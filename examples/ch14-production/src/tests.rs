@@ -15,6 +15,7 @@ use serde_json::{Value, json};
 
 use crate::app::app;
 use crate::config::Config;
+use crate::throttle::Limits;
 
 // ANCHOR: setup
 /// A fresh app with its own key, its own empty database (in memory) and
@@ -37,12 +38,15 @@ async fn setup() -> (Router, TestAuthority) {
         reuse_grace: Duration::ZERO,
         redis_url: None,
         revocation_cache: Duration::ZERO,
-        logins_per_account: NonZeroU32::new(100).unwrap(),
-        logins_per_address: NonZeroU32::new(100).unwrap(),
+        throttle: Limits {
+            logins_per_account: NonZeroU32::new(100).unwrap(),
+            logins_per_address: NonZeroU32::new(100).unwrap(),
+            signups_per_address: NonZeroU32::new(100).unwrap(),
+        },
         static_dir: PathBuf::from("static"),
     };
     let app = app(config).await.expect("the app starts");
-    // The login throttle reads the client's address, which a real server
+    // The throttle reads the client's address, which a real server
     // provides; here every request comes from 127.0.0.1.
     let app = app.layer(MockConnectInfo(SocketAddr::from(([127, 0, 0, 1], 4000))));
     (app, authority)

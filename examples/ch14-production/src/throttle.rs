@@ -1,12 +1,17 @@
-//! Login throttling (chapter 14): at most so many attempts per account and per
-//! client address, with `governor`'s keyed rate limiters (GCRA, no timers).
+//! Throttling of the endpoints that hash a password (chapter 14): login
+//! attempts per account and per client address, sign-ups per client address,
+//! with `governor`'s keyed rate limiters (GCRA, no timers).
 //!
-//! Both keys are needed. Per address alone, a botnet tries one account's
+//! Login needs both keys. Per address alone, a botnet tries one account's
 //! password from thousands of addresses; per account alone, one address tries
 //! one common password on every account. Every attempt counts, right or wrong,
 //! and the account key is the username *as submitted*, whether it exists or
 //! not: an unknown user is throttled exactly like a known one, so the limiter
 //! cannot tell an attacker which accounts exist.
+//!
+//! Sign-up is keyed by address only (the names are new by definition), and
+//! counts every attempt too, so neither mass account creation nor probing
+//! which names are taken (a `409`) goes faster than the limit.
 use std::net::IpAddr;
 use std::num::NonZeroU32;
 use std::sync::Arc;
@@ -25,22 +30,33 @@ pub const MAX_USERNAME_BYTES: usize = 256;
 pub const CLEANUP_INTERVAL: Duration = Duration::from_secs(60);
 
 // ANCHOR: throttle
-/// The login limits of one server: one rate limiter keyed by username, one
-/// keyed by client address.
-pub struct LoginThrottle {
-    per_account: DefaultKeyedRateLimiter<String>,
-    per_address: DefaultKeyedRateLimiter<IpAddr>,
+/// How many attempts each key may make; each limit is also its burst.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Login attempts per minute per username, as submitted.
+    pub logins_per_account: NonZeroU32,
+    /// Login attempts per minute per client address.
+    pub logins_per_address: NonZeroU32,
+    /// Sign-up attempts per hour per client address.
+    pub signups_per_address: NonZeroU32,
+}
+
+/// The limits of one server: one rate limiter per kind of key.
+pub struct Throttle {
+    login_per_account: DefaultKeyedRateLimiter<String>,
+    login_per_address: DefaultKeyedRateLimiter<IpAddr>,
+    signup_per_address: DefaultKeyedRateLimiter<IpAddr>,
     clock: DefaultClock,
 }
 
-impl LoginThrottle {
-    /// `per_account` and `per_address` attempts per minute, each in bursts of the
-    /// same size; a background task drops recovered keys every
+impl Throttle {
+    /// The throttle for `limits`; a background task drops recovered keys every
     /// [`CLEANUP_INTERVAL`], so the state stays bounded by recent traffic.
-    pub fn start(per_account: NonZeroU32, per_address: NonZeroU32) -> Arc<Self> {
+    pub fn start(limits: Limits) -> Arc<Self> {
         let throttle = Arc::new(Self {
-            per_account: RateLimiter::keyed(Quota::per_minute(per_account)),
-            per_address: RateLimiter::keyed(Quota::per_minute(per_address)),
+            login_per_account: RateLimiter::keyed(Quota::per_minute(limits.logins_per_account)),
+            login_per_address: RateLimiter::keyed(Quota::per_minute(limits.logins_per_address)),
+            signup_per_address: RateLimiter::keyed(Quota::per_hour(limits.signups_per_address)),
             clock: DefaultClock::default(),
         });
         let weak = Arc::downgrade(&throttle);
@@ -51,10 +67,12 @@ impl LoginThrottle {
                 let Some(throttle) = weak.upgrade() else {
                     break;
                 };
-                throttle.per_account.retain_recent();
-                throttle.per_account.shrink_to_fit();
-                throttle.per_address.retain_recent();
-                throttle.per_address.shrink_to_fit();
+                throttle.login_per_account.retain_recent();
+                throttle.login_per_account.shrink_to_fit();
+                throttle.login_per_address.retain_recent();
+                throttle.login_per_address.shrink_to_fit();
+                throttle.signup_per_address.retain_recent();
+                throttle.signup_per_address.shrink_to_fit();
             }
         });
         throttle
@@ -63,20 +81,32 @@ impl LoginThrottle {
     /// Counts one login attempt for `username` from `address`, before any
     /// password is hashed: `Ok`, or `429` with `Retry-After`. The address is
     /// checked first, so an address over its limit adds no account keys.
-    pub fn check(&self, address: IpAddr, username: &str) -> Result<(), ApiError> {
+    pub fn check_login(&self, address: IpAddr, username: &str) -> Result<(), ApiError> {
         if username.len() > MAX_USERNAME_BYTES {
             return Err(ApiError::InvalidRequest("the username is too long"));
         }
-        self.per_address
+        self.login_per_address
             .check_key(&client(address))
-            .map_err(|until| self.refusal(&until))?;
-        self.per_account
+            .map_err(|until| self.refusal("login", &until))?;
+        self.login_per_account
             .check_key(&username.to_owned())
-            .map_err(|until| self.refusal(&until))
+            .map_err(|until| self.refusal("login", &until))
     }
 
-    fn refusal(&self, until: &NotUntil<<DefaultClock as Clock>::Instant>) -> ApiError {
-        tracing::info!("login attempt throttled");
+    /// Counts one sign-up attempt from `address`, before any password is
+    /// hashed: `Ok`, or `429` with `Retry-After`.
+    pub fn check_signup(&self, address: IpAddr) -> Result<(), ApiError> {
+        self.signup_per_address
+            .check_key(&client(address))
+            .map_err(|until| self.refusal("sign-up", &until))
+    }
+
+    fn refusal(
+        &self,
+        attempt: &'static str,
+        until: &NotUntil<<DefaultClock as Clock>::Instant>,
+    ) -> ApiError {
+        tracing::info!(attempt, "attempt throttled");
         ApiError::TooManyRequests {
             retry_after: until.wait_time_from(self.clock.now()),
         }
