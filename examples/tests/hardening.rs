@@ -492,3 +492,54 @@ fn signup_is_throttled_per_client_address_taken_names_included() {
         200
     );
 }
+
+/// Resident memory of a process, from `/proc` (Linux).
+#[cfg(target_os = "linux")]
+fn resident_mib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("/proc status");
+    let kib: u64 = status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmRSS");
+    kib / 1024
+}
+
+/// Found by attacking the server: each Argon2id hash used to allocate its
+/// 19 MiB on whichever blocking-pool thread ran it, and glibc kept the freed
+/// buffers per thread, so 400 failed logins left ~1 GB resident. The working
+/// memory is now one reused buffer per permit (`PasswordHasher::buffers`).
+#[cfg(target_os = "linux")]
+#[test]
+fn a_flood_of_failed_logins_does_not_grow_memory() {
+    let _cpu = shared_cpu();
+    let server = start(
+        "14_production",
+        &[
+            ("LOGIN_ADDRESS_PER_MIN", "100000"),
+            ("LOGIN_ACCOUNT_PER_MIN", "100000"),
+        ],
+    );
+    let pid = server.child.id();
+    let before = resident_mib(pid);
+    std::thread::scope(|scope| {
+        for thread in 0..24 {
+            let server = &server;
+            scope.spawn(move || {
+                for attempt in 0..10 {
+                    let username = format!("nobody-{thread}-{attempt}");
+                    let reply = server.login("/auth/login", &username, "wrong password");
+                    assert_eq!(reply.status, 400, "{reply:?}");
+                }
+            });
+        }
+    });
+    let after = resident_mib(pid);
+    // At most 2 × cores hashes of 19 MiB at once: on 2 cores, 76 MiB. Before
+    // the fix this run ended near 1 GB.
+    let hashing = 2 * std::thread::available_parallelism().map_or(1, |n| n.get() as u64) * 19;
+    assert!(
+        after <= before + hashing + 64,
+        "resident memory grew from {before} MiB to {after} MiB over 240 failed logins"
+    );
+}

@@ -36,16 +36,22 @@
 //! further calls wait in line, and after [`PasswordHasher::queue_timeout`] (5 s)
 //! give up with [`PasswordError::Busy`] (answer 503). A flood of login attempts
 //! then costs time, never unbounded memory.
-use std::time::Duration;
-
-use std::sync::Arc;
+//!
+//! The 19 MiB are allocated once per concurrent hash and reused, not allocated
+//! per call: the blocking pool runs each hash on whichever of its (up to 512)
+//! threads is free, and glibc keeps a freed buffer in that thread's arena
+//! instead of returning it, so per-call buffers left 1–2 GB resident after a
+//! few hundred failed logins. With reused buffers the process holds at most
+//! [`PasswordHasher::limit`] × 19 MiB for hashing, whatever the allocator does.
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-use argon2::Argon2;
 use argon2::password_hash::rand_core::OsRng;
-use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier, SaltString};
+use argon2::password_hash::{Output, ParamsString, PasswordHash, SaltString};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
 
 /// Hashing could not be done (never a wrong password: that is `Ok(false)`).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -100,6 +106,8 @@ const DEFAULT_QUEUE_TIMEOUT: Duration = Duration::from_secs(5);
 pub struct PasswordHasher {
     permits: Arc<Semaphore>,
     running: Arc<AtomicUsize>,
+    /// Argon2 working memory, at most one buffer per permit.
+    memory: Arc<MemoryPool>,
     limit: usize,
     queue_timeout: Duration,
 }
@@ -123,6 +131,7 @@ impl PasswordHasher {
         Self {
             permits: Arc::new(Semaphore::new(limit)),
             running: Arc::new(AtomicUsize::new(0)),
+            memory: Arc::new(MemoryPool::default()),
             limit,
             queue_timeout,
         }
@@ -151,13 +160,20 @@ impl PasswordHasher {
         self.running.load(Ordering::SeqCst)
     }
 
+    /// How many Argon2 working buffers (19 MiB each) this hasher has allocated
+    /// so far: at most [`limit`](Self::limit), however many hashes ran.
+    pub fn buffers(&self) -> usize {
+        self.memory.allocated.load(Ordering::SeqCst)
+    }
+
     /// Hashes `password` with Argon2id and a random salt, as a PHC string.
     ///
     /// Fails with [`PasswordError::TooLong`] beyond [`MAX_PASSWORD_BYTES`].
     pub async fn hash(&self, password: &str) -> Result<String, PasswordError> {
         check_length(password)?;
         let password = password.to_owned();
-        self.off_runtime(move || hash_now(&password)).await
+        self.off_runtime(move |memory| hash_with(&password, memory))
+            .await
     }
 
     /// Hashes synchronously, on the calling thread (for seeding users at
@@ -165,7 +181,8 @@ impl PasswordHasher {
     ///
     /// Fails with [`PasswordError::TooLong`] beyond [`MAX_PASSWORD_BYTES`].
     pub fn hash_blocking(&self, password: &str) -> Result<String, PasswordError> {
-        hash_now(password)
+        // Outside the pool: start-up code, whose buffer is freed once.
+        hash_with(password, &mut Vec::new())
     }
 
     /// Checks `password` against the stored PHC string; `None` when the user
@@ -178,16 +195,12 @@ impl PasswordHasher {
         check_length(password)?;
         let password = password.to_owned();
         let phc = phc.map(str::to_owned);
-        self.off_runtime(move || {
+        self.off_runtime(move |memory| {
             let (phc, exists) = match phc {
                 Some(phc) => (phc, true),
                 None => (DUMMY_HASH.to_owned(), false),
             };
-            let parsed =
-                PasswordHash::new(&phc).map_err(|e| PasswordError::Failed(e.to_string()))?;
-            let matches = Argon2::default()
-                .verify_password(password.as_bytes(), &parsed)
-                .is_ok();
+            let matches = verify_with(&password, &phc, memory)?;
             Ok(exists && matches)
         })
         .await
@@ -198,7 +211,7 @@ impl PasswordHasher {
     /// still counts until it really ends.
     async fn off_runtime<R: Send + 'static>(
         &self,
-        job: impl FnOnce() -> Result<R, PasswordError> + Send + 'static,
+        job: impl FnOnce(&mut Vec<Block>) -> Result<R, PasswordError> + Send + 'static,
     ) -> Result<R, PasswordError> {
         let permit = match tokio::time::timeout(
             self.queue_timeout,
@@ -210,10 +223,13 @@ impl PasswordHasher {
             _ => return Err(PasswordError::Busy),
         };
         let running = Arc::clone(&self.running);
+        let memory = Arc::clone(&self.memory);
         tokio::task::spawn_blocking(move || {
             let _permit: OwnedSemaphorePermit = permit;
             let _running = Running::start(running);
-            job()
+            // Taken under the permit, so no more buffers exist than permits.
+            let mut buffer = MemoryPool::take(&memory);
+            job(&mut buffer.0)
         })
         .await
         .map_err(|e| PasswordError::Failed(e.to_string()))?
@@ -236,13 +252,153 @@ impl Drop for Running {
     }
 }
 
-fn hash_now(password: &str) -> Result<String, PasswordError> {
+/// Argon2 working buffers, reused from one hash to the next.
+#[derive(Default)]
+struct MemoryPool {
+    idle: Mutex<Vec<Vec<Block>>>,
+    allocated: AtomicUsize,
+}
+
+impl std::fmt::Debug for MemoryPool {
+    // Not derived: that would print 19 MiB of blocks per buffer.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MemoryPool")
+            .field("allocated", &self.allocated.load(Ordering::SeqCst))
+            .finish_non_exhaustive()
+    }
+}
+
+impl MemoryPool {
+    /// An idle buffer, or a new (empty) one that the first hash sizes.
+    fn take(pool: &Arc<Self>) -> PooledBuffer {
+        // A panic while the lock was held cannot leave the list inconsistent
+        // (push and pop are whole), so a poisoned lock is still usable.
+        let idle = pool
+            .idle
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .pop();
+        let buffer = idle.unwrap_or_else(|| {
+            pool.allocated.fetch_add(1, Ordering::SeqCst);
+            Vec::new()
+        });
+        PooledBuffer(buffer, Arc::clone(pool))
+    }
+}
+
+/// A buffer out of the pool, returned to it when the hash ends (or panics).
+struct PooledBuffer(Vec<Block>, Arc<MemoryPool>);
+
+impl Drop for PooledBuffer {
+    fn drop(&mut self) {
+        let buffer = std::mem::take(&mut self.0);
+        self.1
+            .idle
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(buffer);
+    }
+}
+
+fn failed(error: impl std::fmt::Display) -> PasswordError {
+    PasswordError::Failed(error.to_string())
+}
+
+/// Runs Argon2 with `params` into `out`, in `memory`. `memory` grows to the
+/// size of `params` up to the default's 19 MiB and is kept at that size; a
+/// stored hash with larger parameters gets a buffer of its own for this call,
+/// so the pool's size is set by this module, not by what a database holds.
+fn argon2_into(
+    argon2: &Argon2<'_>,
+    params: &Params,
+    password: &[u8],
+    salt: &[u8],
+    out: &mut [u8],
+    memory: &mut Vec<Block>,
+) -> Result<(), argon2::Error> {
+    let needed = params.block_count();
+    if needed > Params::default().block_count() {
+        return argon2.hash_password_into_with_memory(
+            password,
+            salt,
+            out,
+            vec![Block::default(); needed],
+        );
+    }
+    if memory.len() < needed {
+        memory.resize(needed, Block::default());
+    }
+    argon2.hash_password_into_with_memory(password, salt, out, memory.as_mut_slice())
+}
+
+/// Hashes `password` with Argon2id (the `argon2` crate's default parameters)
+/// and a random salt into a PHC string. What `argon2`'s `PasswordHasher`
+/// does, but with the caller's memory (that trait allocates per call).
+fn hash_with(password: &str, memory: &mut Vec<Block>) -> Result<String, PasswordError> {
     check_length(password)?;
     let salt = SaltString::generate(&mut OsRng);
-    Argon2::default()
-        .hash_password(password.as_bytes(), &salt)
-        .map(|hash| hash.to_string())
-        .map_err(|e| PasswordError::Failed(e.to_string()))
+    let mut salt_bytes = [0_u8; 64];
+    let salt_bytes = salt.decode_b64(&mut salt_bytes).map_err(failed)?;
+    let params = Params::default();
+    let argon2 = Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone());
+    let length = params.output_len().unwrap_or(Params::DEFAULT_OUTPUT_LEN);
+    let output = Output::init_with(length, |out| {
+        argon2_into(
+            &argon2,
+            &params,
+            password.as_bytes(),
+            salt_bytes,
+            out,
+            memory,
+        )
+        .map_err(Into::into)
+    })
+    .map_err(failed)?;
+    let phc = PasswordHash {
+        algorithm: Algorithm::Argon2id.ident(),
+        version: Some(Version::V0x13.into()),
+        params: ParamsString::try_from(&params).map_err(failed)?,
+        salt: Some(salt.as_salt()),
+        hash: Some(output),
+    };
+    Ok(phc.to_string())
+}
+
+/// Whether `password` matches the PHC string `phc`, with the algorithm,
+/// version and parameters that `phc` names. What `argon2`'s
+/// `PasswordVerifier` does, but with the caller's memory. A PHC string that
+/// does not parse, or names parameters Argon2 refuses, is an error.
+fn verify_with(password: &str, phc: &str, memory: &mut Vec<Block>) -> Result<bool, PasswordError> {
+    let parsed = PasswordHash::new(phc).map_err(failed)?;
+    let (Some(salt), Some(expected)) = (parsed.salt, parsed.hash) else {
+        return Err(PasswordError::Failed(
+            "the stored hash has no salt or no output".into(),
+        ));
+    };
+    let algorithm = Algorithm::try_from(parsed.algorithm).map_err(failed)?;
+    let version = match parsed.version {
+        Some(version) => Version::try_from(version).map_err(failed)?,
+        None => Version::default(),
+    };
+    // The output length is the stored hash's (`Params::try_from` reads it).
+    let params = Params::try_from(&parsed).map_err(failed)?;
+    let argon2 = Argon2::new(algorithm, version, params.clone());
+    let mut salt_bytes = [0_u8; 64];
+    let salt_bytes = salt.decode_b64(&mut salt_bytes).map_err(failed)?;
+    let computed = Output::init_with(expected.len(), |out| {
+        argon2_into(
+            &argon2,
+            &params,
+            password.as_bytes(),
+            salt_bytes,
+            out,
+            memory,
+        )
+        .map_err(Into::into)
+    })
+    .map_err(failed)?;
+    // `Output`'s equality is constant-time.
+    Ok(computed == expected)
 }
 
 /// What unknown users are verified against: Argon2id with the parameters of
@@ -255,12 +411,69 @@ const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$ZHVtbXlzYWx0ZHVtbXlzYQ$
 #[cfg(test)]
 mod tests {
     use super::*;
-    use argon2::Params;
+    use argon2::password_hash::{PasswordHasher as _, PasswordVerifier as _};
+
+    #[test]
+    fn hashes_are_the_argon2_crates_own_both_ways() {
+        // Ours, checked by `argon2`'s verifier.
+        let ours = hash_with("correct horse", &mut Vec::new()).unwrap();
+        let parsed = PasswordHash::new(&ours).unwrap();
+        assert!(
+            Argon2::default()
+                .verify_password(b"correct horse", &parsed)
+                .is_ok()
+        );
+        assert!(
+            Argon2::default()
+                .verify_password(b"wrong horse", &parsed)
+                .is_err()
+        );
+        // `argon2`'s own, with other parameters and output length, checked by ours.
+        let salt = SaltString::generate(&mut OsRng);
+        let params = Params::new(8 * 1024, 3, 1, Some(24)).unwrap();
+        let theirs = Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+            .hash_password(b"correct horse", &salt)
+            .unwrap()
+            .to_string();
+        let mut memory = Vec::new();
+        assert!(verify_with("correct horse", &theirs, &mut memory).unwrap());
+        assert!(!verify_with("wrong horse", &theirs, &mut memory).unwrap());
+        // Argon2i and larger-than-default memory (a buffer of its own).
+        let big = Params::new(32 * 1024, 1, 1, None).unwrap();
+        let argon2i = Argon2::new(Algorithm::Argon2i, Version::V0x13, big)
+            .hash_password(b"pw", &salt)
+            .unwrap()
+            .to_string();
+        assert!(verify_with("pw", &argon2i, &mut memory).unwrap());
+        assert!(memory.len() <= Params::default().block_count());
+        // Not a PHC string, or without its output: an error, never a match.
+        assert!(verify_with("pw", "$argon2id$v=19$m=19456,t=2,p=1", &mut memory).is_err());
+        assert!(verify_with("pw", "plain text", &mut memory).is_err());
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn working_memory_is_reused_never_more_buffers_than_permits() {
+        let passwords = PasswordHasher::new().max_concurrent(2);
+        let phc = passwords.hash("a password").await.unwrap();
+        let checks = (0..12).map(|i| {
+            let passwords = passwords.clone();
+            let phc = phc.clone();
+            tokio::spawn(async move {
+                let known = if i % 2 == 0 { Some(phc.as_str()) } else { None };
+                passwords.verify("a password", known).await
+            })
+        });
+        for (i, check) in checks.enumerate() {
+            let matched = check.await.unwrap().unwrap();
+            assert_eq!(matched, i % 2 == 0, "check {i}");
+        }
+        assert!((1..=2).contains(&passwords.buffers()), "{passwords:?}");
+    }
 
     #[test]
     fn the_dummy_hash_costs_what_a_real_hash_costs() {
         let dummy = PasswordHash::new(DUMMY_HASH).unwrap();
-        let real_phc = hash_now("a real password").unwrap();
+        let real_phc = hash_with("a real password", &mut Vec::new()).unwrap();
         let real = PasswordHash::new(&real_phc).unwrap();
         assert_eq!(dummy.algorithm, real.algorithm);
         assert_eq!(dummy.version, real.version);
