@@ -2,7 +2,7 @@
 // (book/src/appendix-migration.md). Both directions of trust:
 //
 // - GET /api/whoami accepts access tokens issued by 14_production, verified
-//   with passport-jwt against the keys 13 publishes at /.well-known/jwks.json;
+//   with passport-jwt against the keys 14 publishes at /.well-known/jwks.json;
 // - POST /auth/login issues this service's own tokens with jsonwebtoken (ES256,
 //   a key pair made at start), whose public key it publishes the same way, so
 //   15_resource_server can verify them.
@@ -29,7 +29,7 @@ const AUDIENCE = process.env.JWT_AUDIENCE ?? 'notes-api';
 // ANCHOR: verify
 // Trust 14_production's tokens: its public keys come from its JWKS, chosen by
 // the token's `kid`. jwks-rsa caches them and, when a token names a `kid` it
-// has not seen (13 rotated its key), fetches again, at most 5 times a minute:
+// has not seen (14 rotated its key), fetches again, at most 5 times a minute:
 // made-up `kid`s cannot turn this service into a flood against the issuer.
 passport.use(new JwtStrategy({
   jwtFromRequest: ExtractJwt.fromAuthHeaderAsBearerToken(),

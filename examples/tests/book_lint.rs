@@ -361,7 +361,7 @@ fn every_example_and_transcript_is_in_the_book() {
         .captures_iter(&manifest)
         .map(|c| c[1].to_owned())
         .collect();
-    assert!(binaries.len() >= 14, "expected the 14 numbered examples");
+    assert!(binaries.len() >= 15, "expected the 15 numbered examples");
     let scripts = scripts();
     assert!(
         scripts

@@ -1,6 +1,6 @@
 //! 14_production and 15_resource_server together, as the book's last chapter
-//! runs them: 14 knows only 13's URL, discovers its keys, and accepts the
-//! tokens 13 issues; it refuses requests without one, pointing to its RFC 9728
+//! runs them: 15 knows only 14's URL, discovers its keys, and accepts the
+//! tokens 14 issues; it refuses requests without one, pointing to its RFC 9728
 //! metadata.
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -68,7 +68,7 @@ fn request(
     (status, head.to_owned(), body.to_owned())
 }
 
-/// A free loopback port, so 13's issuer URL can name it before it starts.
+/// A free loopback port, so 14's issuer URL can name it before it starts.
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -102,7 +102,7 @@ fn the_resource_server_trusts_the_issuer_through_discovery() {
     let login: serde_json::Value = serde_json::from_str(&body).unwrap();
     let token = login["access_token"].as_str().unwrap();
 
-    // The resource server accepts it, having never shared a secret with 13.
+    // The resource server accepts it, having never shared a secret with 14.
     let (status, _, body) = request(
         &resource,
         "GET",
@@ -114,7 +114,7 @@ fn the_resource_server_trusts_the_issuer_through_discovery() {
     let whoami: serde_json::Value = serde_json::from_str(&body).unwrap();
     assert_eq!(whoami["sub"], "alice");
     assert_eq!(whoami["issuer"], issuer.as_str());
-    // Verified with the key 13 publishes (a fresh one at each start).
+    // Verified with the key 14 publishes (a fresh one at each start).
     let (status, _, jwks) = request(&issuer_address, "GET", "/.well-known/jwks.json", &[], "");
     assert_eq!(status, 200, "{jwks}");
     let jwks: serde_json::Value = serde_json::from_str(&jwks).unwrap();
