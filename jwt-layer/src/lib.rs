@@ -93,7 +93,7 @@
 //! | `aws-lc-rs` / `rust-crypto` | `aws-lc-rs` | the crypto backend of `jsonwebtoken`; exactly one, anything else is a compile error |
 //! | `cache` | yes | the [verified-token cache](cache) (adds `quick_cache`) |
 //! | `issue` | no | `TokenIssuer`, `SigningKey`, `Set-Cookie` helpers (adds `rand`, `cookie`) |
-//! | `refresh` | no | `RefreshTokens`, `store::MemoryStore` (implies `issue`; adds `sha2`) |
+//! | `refresh` | no | `RefreshTokens`, `StoreRevocations`, `store::MemoryStore` (implies `issue`; adds `sha2`) |
 //! | `redis` | no | `store::RedisStore`, for many instances (implies `refresh`) |
 //! | `jwks` | no | `jwks::RemoteJwks`, `jwks::JwksRefresher`, `discovery`, `fetch` (adds `tokio`) |
 //! | `jwks-http` | no | `http::HttpClient`, a ready HTTP client for discovery and JWKS (implies `jwks`; adds hyper-util, rustls) |
@@ -190,7 +190,7 @@ pub use jsonwebtoken::jwk::{Jwk, JwkSet};
 pub use keys::{KeySet, VerifyingKey};
 pub use layer::{JwtLayer, JwtService, ResponseFuture};
 #[cfg(feature = "refresh")]
-pub use refresh::{RefreshError, RefreshTokens, TokenPair};
+pub use refresh::{RefreshError, RefreshTokens, StoreRevocations, TokenPair};
 pub use resolve::{Issuers, KeyResolver, UnverifiedToken};
 pub use revocation::{RevocationCheck, RevocationError};
 pub use source::{TokenSource, TokenSourceKind};

@@ -417,19 +417,78 @@ impl RefreshTokens {
 
 impl RevocationCheck for RefreshTokens {
     fn check<'a>(&'a self, token: &'a VerifiedToken) -> BoxFuture<'a, Result<(), RevocationError>> {
-        Box::pin(async move {
-            let query = RevocationQuery {
-                session: token.registered().sid.as_deref(),
-                subject: token.subject(),
-                jti: token.registered().jti.as_deref(),
-                issued_at: token.registered().iat.unwrap_or(0),
-            };
-            match self.inner.store.is_revoked(query, now_ms()).await {
-                Ok(false) => Ok(()),
-                Ok(true) => Err(RevocationError::Revoked),
-                Err(err) => Err(RevocationError::Unavailable(err.0)),
-            }
-        })
+        Box::pin(check_store(self.inner.store.as_ref(), token))
+    }
+}
+
+/// The revocations that an issuer's [`RefreshTokens`] records in a shared
+/// [`Store`], as a [`RevocationCheck`] for a service that verifies the
+/// issuer's tokens but does not issue them.
+///
+/// A resource server that only checks signatures accepts a token its issuer
+/// has revoked (a logout, "log out everywhere", a password change) until the
+/// token expires. Given the issuer's store, a Redis both can reach, it refuses
+/// such a token at once, with exactly the answers of the issuer's own layer:
+/// `401` for a revoked token, and `503`, never a pass, when the store cannot
+/// answer. Use it for the tokens of the one issuer whose store it is.
+///
+/// ```
+/// use jwt_layer::store::MemoryStore;
+/// use jwt_layer::{JwtLayer, KeySet, StoreRevocations, Validator, VerifyingKey};
+/// # fn demo(issuer_key: VerifyingKey, shared: MemoryStore) -> Result<(), jwt_layer::ConfigError> {
+/// // In production: the `RedisStore` the issuer's `RefreshTokens` writes to.
+/// let validator = Validator::builder(KeySet::single(issuer_key))
+///     .issuer("https://auth.example.com")
+///     .audience("reports-api")
+///     .build()?;
+/// let auth = JwtLayer::<serde_json::Value>::new(validator)
+///     .revocation(StoreRevocations::new(shared));
+/// # let _ = auth; Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct StoreRevocations {
+    store: Arc<dyn Store>,
+}
+
+impl std::fmt::Debug for StoreRevocations {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoreRevocations").finish_non_exhaustive()
+    }
+}
+
+impl StoreRevocations {
+    /// Checks tokens against `store` (a `RedisStore` or a `MemoryStore`
+    /// handle shared with the issuer's [`RefreshTokens`]).
+    pub fn new(store: impl Store) -> Self {
+        Self::shared(Arc::new(store))
+    }
+
+    /// As [`new`](Self::new), with a store shared with other users.
+    pub fn shared(store: Arc<dyn Store>) -> Self {
+        Self { store }
+    }
+}
+
+impl RevocationCheck for StoreRevocations {
+    fn check<'a>(&'a self, token: &'a VerifiedToken) -> BoxFuture<'a, Result<(), RevocationError>> {
+        Box::pin(check_store(self.store.as_ref(), token))
+    }
+}
+
+/// The one revocation check of this crate, for [`RefreshTokens`] and
+/// [`StoreRevocations`] alike: the token's session (`sid`), subject
+/// ("log out everywhere") and `jti`, asked of `store`.
+async fn check_store(store: &dyn Store, token: &VerifiedToken) -> Result<(), RevocationError> {
+    let query = RevocationQuery {
+        session: token.registered().sid.as_deref(),
+        subject: token.subject(),
+        jti: token.registered().jti.as_deref(),
+        issued_at: token.registered().iat.unwrap_or(0),
+    };
+    match store.is_revoked(query, now_ms()).await {
+        Ok(false) => Ok(()),
+        Ok(true) => Err(RevocationError::Revoked),
+        Err(err) => Err(RevocationError::Unavailable(err.0)),
     }
 }
 

@@ -21,8 +21,10 @@
 //! ```
 //!
 //! [`RevocationCheck`] is implemented by [`RefreshTokens`](crate::RefreshTokens),
-//! over the stores of [`crate::store`]; implement it yourself to consult
-//! anything else. If the check cannot be made (store down, timeout), the request
+//! over the stores of [`crate::store`], and by
+//! [`StoreRevocations`](crate::StoreRevocations), the same check for a service
+//! that shares the issuer's store without issuing; implement it yourself to
+//! consult anything else. If the check cannot be made (store down, timeout), the request
 //! fails closed with `503` and the reason is logged, never passed.
 use crate::claims::VerifiedToken;
 use crate::future::BoxFuture;

@@ -12,7 +12,7 @@ use http::StatusCode;
 use jwt_layer::store::{MemoryStore, RedisStore, RevocationCache, Store};
 use jwt_layer::{
     Algorithm, AuthError, Authentication, ConfigError, IssueError, JwtLayer, KeySet, RefreshError,
-    RefreshTokens, SigningKey, TokenIssuer, TokenPair, Validator, VerifyingKey,
+    RefreshTokens, SigningKey, StoreRevocations, TokenIssuer, TokenPair, Validator, VerifyingKey,
 };
 use redis_server::{Durability, RedisServer};
 use serde_json::json;
@@ -840,6 +840,83 @@ async fn redis_shared_by_two_instances() {
         Err(RefreshError::Invalid)
     );
     assert_revoked(&app(&instance_b), &next).await;
+}
+
+/// A resource server that verifies the issuer's tokens and reads the issuer's
+/// store (`resource_store`: the same store, or another connection to it) sees
+/// every revocation the issuer makes, at once, and nothing else.
+async fn resource_server_sees_the_issuers_revocations(
+    issuer_store: Arc<dyn Store>,
+    resource_store: Arc<dyn Store>,
+) {
+    // Across connections a revocation arrives by pub/sub (well under a
+    // millisecond): wait up to 2 s for it, far below the 10 minutes a missed
+    // invalidation would leave a cached answer standing.
+    async fn revoked(app: &App, token: &str) {
+        for _ in 0..200 {
+            if app.bearer(token).await.error == Some(AuthError::Revoked) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("the resource server still accepts a revoked token");
+    }
+    let tokens = tokens(issuer_store, Duration::from_secs(60));
+    // Only the issuer's validator and its store: no `RefreshTokens`, no key
+    // that signs.
+    let resource = App::new(
+        JwtLayer::new(tokens.issuer().validator().clone())
+            .revocation(StoreRevocations::shared(resource_store)),
+    );
+    let laptop = tokens.login("user-1", &claims()).await.unwrap();
+    let phone = tokens.login("user-1", &claims()).await.unwrap();
+    let other = tokens.login("user-2", &claims()).await.unwrap();
+    let plain = tokens.issuer().issue("user-3", &claims()).unwrap();
+    for pair in [&laptop, &phone, &other] {
+        assert_serves(&resource, pair).await;
+    }
+    assert_eq!(
+        resource.bearer(&plain.access_token).await.status,
+        StatusCode::OK
+    );
+
+    tokens.logout(&laptop.refresh_token).await.unwrap();
+    revoked(&resource, &laptop.access.access_token).await;
+    assert_serves(&resource, &phone).await;
+
+    tokens.logout_everywhere("user-1").await.unwrap();
+    revoked(&resource, &phone.access.access_token).await;
+    assert_serves(&resource, &other).await;
+
+    let verified = tokens
+        .issuer()
+        .validator()
+        .verify::<serde_json::Value>(&plain.access_token)
+        .unwrap();
+    tokens.revoke_access_token(verified.token()).await.unwrap();
+    revoked(&resource, &plain.access_token).await;
+    assert_serves(&resource, &other).await;
+}
+
+#[tokio::test]
+async fn memory_resource_server_sees_the_issuers_revocations() {
+    let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+    resource_server_sees_the_issuers_revocations(Arc::clone(&store), store).await;
+}
+
+/// Two services, two connections to one Redis; the resource server caches
+/// revocation answers for 10 minutes, so only the issuer's invalidations can
+/// make it see the revocations in time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_resource_server_sees_the_issuers_revocations() {
+    let server = RedisServer::start();
+    let issuer: Arc<dyn Store> = Arc::new(RedisStore::connect(&server.url).await.unwrap());
+    let resource = RedisStore::connect(&server.url)
+        .await
+        .unwrap()
+        .cache_revocations(RevocationCache::new().max_age(Duration::from_secs(600)))
+        .unwrap();
+    resource_server_sees_the_issuers_revocations(issuer, Arc::new(resource)).await;
 }
 
 #[tokio::test]
