@@ -122,7 +122,6 @@ impl Config {
 }
 // ANCHOR_END: config
 
-/// A positive number of attempts per minute from the environment; anything
 /// A positive number of attempts from the environment; anything else stops
 /// the program (a typo must not switch a limit off).
 pub fn attempts(name: &str, default: u32) -> NonZeroU32 {

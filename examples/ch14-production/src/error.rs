@@ -20,7 +20,8 @@ pub enum ApiError {
     UsernameTaken,
     /// A refresh token that is unknown, expired, revoked or reused.
     InvalidGrant(&'static str),
-    /// Too many login attempts for this account or from this address.
+    /// Too many login attempts for this account or from this address, or too
+    /// many sign-ups from this address.
     TooManyRequests {
         /// When to try again (`Retry-After`, in whole seconds, rounded up).
         retry_after: std::time::Duration,
@@ -49,7 +50,7 @@ impl IntoResponse for ApiError {
             ApiError::TooManyRequests { .. } => (
                 StatusCode::TOO_MANY_REQUESTS,
                 "too_many_requests",
-                "too many login attempts; try again later",
+                "too many attempts; try again later",
             ),
             ApiError::Unavailable => (
                 StatusCode::SERVICE_UNAVAILABLE,
