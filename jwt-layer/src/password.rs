@@ -50,7 +50,7 @@ use std::time::Duration;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use argon2::password_hash::rand_core::OsRng;
-use argon2::password_hash::{Output, ParamsString, PasswordHash, SaltString};
+use argon2::password_hash::{Output, ParamsString, PasswordHash, Salt, SaltString};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
 
 /// Hashing could not be done (never a wrong password: that is `Ok(false)`).
@@ -304,31 +304,36 @@ fn failed(error: impl std::fmt::Display) -> PasswordError {
     PasswordError::Failed(error.to_string())
 }
 
-/// Runs Argon2 with `params` into `out`, in `memory`. `memory` grows to the
-/// size of `params` up to the default's 19 MiB and is kept at that size; a
-/// stored hash with larger parameters gets a buffer of its own for this call,
-/// so the pool's size is set by this module, not by what a database holds.
-fn argon2_into(
-    argon2: &Argon2<'_>,
-    params: &Params,
-    password: &[u8],
-    salt: &[u8],
-    out: &mut [u8],
+/// Argon2 of `password` and `salt` with these settings, into an output of
+/// `length` bytes, in `memory`. `memory` grows to the size of `params` up to
+/// the default's 19 MiB and is kept at that size; a stored hash with larger
+/// parameters gets a buffer of its own for this call, so the pool's size is
+/// set by this module, not by what a database holds.
+fn compute(
+    (algorithm, version, params): (Algorithm, Version, Params),
+    password: &str,
+    salt: Salt<'_>,
+    length: usize,
     memory: &mut Vec<Block>,
-) -> Result<(), argon2::Error> {
+) -> Result<Output, PasswordError> {
+    let mut salt_bytes = [0_u8; 64];
+    let salt_bytes = salt.decode_b64(&mut salt_bytes).map_err(failed)?;
     let needed = params.block_count();
-    if needed > Params::default().block_count() {
-        return argon2.hash_password_into_with_memory(
-            password,
-            salt,
-            out,
-            vec![Block::default(); needed],
-        );
-    }
-    if memory.len() < needed {
-        memory.resize(needed, Block::default());
-    }
-    argon2.hash_password_into_with_memory(password, salt, out, memory.as_mut_slice())
+    let argon2 = Argon2::new(algorithm, version, params);
+    let password = password.as_bytes();
+    Output::init_with(length, |out| {
+        let done = if needed > Params::default().block_count() {
+            let own = vec![Block::default(); needed];
+            argon2.hash_password_into_with_memory(password, salt_bytes, out, own)
+        } else {
+            if memory.len() < needed {
+                memory.resize(needed, Block::default());
+            }
+            argon2.hash_password_into_with_memory(password, salt_bytes, out, memory.as_mut_slice())
+        };
+        done.map_err(Into::into)
+    })
+    .map_err(failed)
 }
 
 /// Hashes `password` with Argon2id (the `argon2` crate's default parameters)
@@ -337,23 +342,10 @@ fn argon2_into(
 fn hash_with(password: &str, memory: &mut Vec<Block>) -> Result<String, PasswordError> {
     check_length(password)?;
     let salt = SaltString::generate(&mut OsRng);
-    let mut salt_bytes = [0_u8; 64];
-    let salt_bytes = salt.decode_b64(&mut salt_bytes).map_err(failed)?;
     let params = Params::default();
-    let argon2 = Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone());
     let length = params.output_len().unwrap_or(Params::DEFAULT_OUTPUT_LEN);
-    let output = Output::init_with(length, |out| {
-        argon2_into(
-            &argon2,
-            &params,
-            password.as_bytes(),
-            salt_bytes,
-            out,
-            memory,
-        )
-        .map_err(Into::into)
-    })
-    .map_err(failed)?;
+    let settings = (Algorithm::Argon2id, Version::V0x13, params.clone());
+    let output = compute(settings, password, salt.as_salt(), length, memory)?;
     let phc = PasswordHash {
         algorithm: Algorithm::Argon2id.ident(),
         version: Some(Version::V0x13.into()),
@@ -382,21 +374,13 @@ fn verify_with(password: &str, phc: &str, memory: &mut Vec<Block>) -> Result<boo
     };
     // The output length is the stored hash's (`Params::try_from` reads it).
     let params = Params::try_from(&parsed).map_err(failed)?;
-    let argon2 = Argon2::new(algorithm, version, params.clone());
-    let mut salt_bytes = [0_u8; 64];
-    let salt_bytes = salt.decode_b64(&mut salt_bytes).map_err(failed)?;
-    let computed = Output::init_with(expected.len(), |out| {
-        argon2_into(
-            &argon2,
-            &params,
-            password.as_bytes(),
-            salt_bytes,
-            out,
-            memory,
-        )
-        .map_err(Into::into)
-    })
-    .map_err(failed)?;
+    let computed = compute(
+        (algorithm, version, params),
+        password,
+        salt,
+        expected.len(),
+        memory,
+    )?;
     // `Output`'s equality is constant-time.
     Ok(computed == expected)
 }
