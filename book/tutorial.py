@@ -15,7 +15,7 @@ A snapshot is a directory named chNN-something (examples/ch02-users/): the
 reader's project at the end of chapter NN. The caption is the path relative to
 that directory. What is shown is the file with its mdBook anchor lines removed
 and, in a Cargo.toml, the path dependencies rewritten (below).
-examples/tests/tutorial.rs applies the same rules when it replays the book, so
+examples/tests/tutorial/ applies the same rules when it replays the book, so
 what the reader sees here is exactly what that test checks.
 
 `\\{{#file ...}}` (a backslash before the braces) is left alone; mdBook's links
@@ -40,7 +40,7 @@ import sys
 # "../../jwt-extractor". The reader instead clones the repository as
 # `jwt-layer` next to their own project, so from their project the crates are
 # "../jwt-layer/jwt-layer" and "../jwt-layer/jwt-extractor". The book shows the
-# reader's version. (examples/tests/tutorial.rs applies the same rewrite.)
+# reader's version. (examples/tests/tutorial/ applies the same rewrite.)
 CARGO_PATH_REWRITES = [
     ('path = "../../jwt-layer"', 'path = "../jwt-layer/jwt-layer"'),
     ('path = "../../jwt-extractor"', 'path = "../jwt-layer/jwt-extractor"'),
@@ -77,7 +77,7 @@ def shown(path):
             text = f.read()
     except OSError as e:
         raise TutorialError(f"cannot read {path}: {e.strerror}") from None
-    # Split on "\n" only, as examples/tests/tutorial.rs does, so both agree.
+    # Split on "\n" only, as examples/tests/tutorial/ does, so both agree.
     text = "\n".join(line for line in text.split("\n") if not ANCHOR_LINE.search(line))
     if os.path.basename(path) == "Cargo.toml":
         for old, new in CARGO_PATH_REWRITES:

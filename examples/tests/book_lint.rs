@@ -16,7 +16,7 @@
 //!   a file that is (the snapshot of a chapter that did not change it);
 //! - `mdbook build` succeeds (mdbook and mdbook-mermaid must be installed).
 //!
-//! That typing the chapters gives each snapshot is `tests/tutorial.rs`'s job.
+//! That typing the chapters gives each snapshot is `tests/tutorial/`'s job.
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -171,7 +171,7 @@ fn snapshots() -> Vec<PathBuf> {
 }
 
 /// Every file of a snapshot (symlinks followed), build output, lock file and
-/// databases aside: what `tests/tutorial.rs` compares with the reader's project.
+/// databases aside: what `tests/tutorial/` compares with the reader's project.
 fn snapshot_files(dir: &Path) -> Vec<PathBuf> {
     let mut found = Vec::new();
     let Ok(entries) = std::fs::read_dir(dir) else {
