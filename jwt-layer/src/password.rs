@@ -43,6 +43,17 @@
 //! instead of returning it, so per-call buffers left 1–2 GB resident after a
 //! few hundred failed logins. With reused buffers the process holds at most
 //! [`PasswordHasher::limit`] × 19 MiB for hashing, whatever the allocator does.
+//! A buffer is zeroed when its hash ends: Argon2's memory lets a guess be
+//! checked without paying the memory-hard cost (its first blocks are a cheap
+//! function of the password), so it must not outlive the hash (RFC 9106 §4).
+//!
+//! A stored hash names its own parameters, and a row of the database must not
+//! decide what a login costs: a stored hash that asks for more than
+//! [`MAX_STORED_MEMORY_KIB`] of memory or [`MAX_STORED_WORK`] (memory × passes),
+//! or that does not parse, is never run. It is verified like an unknown user's
+//! (the dummy hash, the same time), answers `false`, and is logged at `error`,
+//! so a corrupt or hostile row neither exhausts the server nor tells an
+//! attacker, by a status or a timing, that the account exists.
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
@@ -64,7 +75,9 @@ pub enum PasswordError {
     /// (answer 400, the same for known and unknown users).
     #[error("the password is longer than {MAX_PASSWORD_BYTES} bytes")]
     TooLong,
-    /// Hashing failed, or a stored hash is not a valid PHC string.
+    /// Hashing failed: the blocking task ended without an answer, or Argon2
+    /// refused to run. (A stored hash that is unusable is not this error:
+    /// [`PasswordHasher::verify`] answers it like an unknown user.)
     #[error("password hashing failed: {0}")]
     Failed(String),
 }
@@ -80,6 +93,16 @@ fn check_length(password: &str) -> Result<(), PasswordError> {
     }
     Ok(())
 }
+
+/// The most memory a stored hash may ask for, in KiB: four times the default
+/// (76 MiB). Hashes made with costlier parameters are refused (see the module
+/// documentation).
+pub const MAX_STORED_MEMORY_KIB: u32 = 4 * Params::DEFAULT_M_COST;
+
+/// The most work a stored hash may ask for: memory in KiB × passes, four times
+/// the default's (19 MiB × 2 passes), so m = 9 MiB with t = 8 is as fine as the
+/// default and m = 19 MiB with t = 10 000 is refused.
+pub const MAX_STORED_WORK: u64 = 4 * Params::DEFAULT_M_COST as u64 * Params::DEFAULT_T_COST as u64;
 
 /// How long a hash waits for its turn by default before giving up with
 /// [`PasswordError::Busy`].
@@ -187,7 +210,9 @@ impl PasswordHasher {
 
     /// Checks `password` against the stored PHC string; `None` when the user
     /// does not exist (compared against a dummy hash, to take the same time, and
-    /// `false`). A stored hash that does not parse is an error, never a match.
+    /// `false`). A stored hash that does not parse, or whose parameters exceed
+    /// [`MAX_STORED_MEMORY_KIB`] or [`MAX_STORED_WORK`], is never a match: it is
+    /// treated like an unknown user (same time, `false`) and logged at `error`.
     ///
     /// A password longer than [`MAX_PASSWORD_BYTES`] fails with
     /// [`PasswordError::TooLong`] at once, whether the user exists or not.
@@ -196,12 +221,20 @@ impl PasswordHasher {
         let password = password.to_owned();
         let phc = phc.map(str::to_owned);
         self.off_runtime(move |memory| {
-            let (phc, exists) = match phc {
-                Some(phc) => (phc, true),
-                None => (DUMMY_HASH.to_owned(), false),
-            };
-            let matches = verify_with(&password, &phc, memory)?;
-            Ok(exists && matches)
+            if let Some(phc) = phc {
+                match verify_with(&password, &phc, memory) {
+                    Ok(matches) => return Ok(matches),
+                    // The same answer and time as an unknown user: a 500, or a
+                    // quick answer, would tell which accounts exist.
+                    Err(unusable) => tracing::error!(
+                        target: "jwt_layer",
+                        error = %unusable,
+                        "stored password hash refused; answered as a wrong password"
+                    ),
+                }
+            }
+            verify_with(&password, DUMMY_HASH, memory)?;
+            Ok(false)
         })
         .await
     }
@@ -286,12 +319,15 @@ impl MemoryPool {
     }
 }
 
-/// A buffer out of the pool, returned to it when the hash ends (or panics).
+/// A buffer out of the pool, returned to it, zeroed, when the hash ends (or
+/// panics).
 struct PooledBuffer(Vec<Block>, Arc<MemoryPool>);
 
 impl Drop for PooledBuffer {
     fn drop(&mut self) {
-        let buffer = std::mem::take(&mut self.0);
+        let mut buffer = std::mem::take(&mut self.0);
+        // Kept for the next hash, so this write is not a dead store.
+        buffer.fill(Block::default());
         self.1
             .idle
             .lock()
@@ -307,8 +343,9 @@ fn failed(error: impl std::fmt::Display) -> PasswordError {
 /// Argon2 of `password` and `salt` with these settings, into an output of
 /// `length` bytes, in `memory`. `memory` grows to the size of `params` up to
 /// the default's 19 MiB and is kept at that size; a stored hash with larger
-/// parameters gets a buffer of its own for this call, so the pool's size is
-/// set by this module, not by what a database holds.
+/// parameters (at most [`MAX_STORED_MEMORY_KIB`]) gets a buffer of its own for
+/// this call, zeroed before it is freed, so the pool's size is set by this
+/// module, not by what a database holds.
 fn compute(
     (algorithm, version, params): (Algorithm, Version, Params),
     password: &str,
@@ -323,8 +360,13 @@ fn compute(
     let password = password.as_bytes();
     Output::init_with(length, |out| {
         let done = if needed > Params::default().block_count() {
-            let own = vec![Block::default(); needed];
-            argon2.hash_password_into_with_memory(password, salt_bytes, out, own)
+            let mut own = vec![Block::default(); needed];
+            let done = argon2.hash_password_into_with_memory(password, salt_bytes, out, &mut own);
+            own.fill(Block::default());
+            // Freed right after: without this the zeroing is a dead store the
+            // optimiser may remove.
+            std::hint::black_box(&mut own);
+            done
         } else {
             if memory.len() < needed {
                 memory.resize(needed, Block::default());
@@ -359,7 +401,8 @@ fn hash_with(password: &str, memory: &mut Vec<Block>) -> Result<String, Password
 /// Whether `password` matches the PHC string `phc`, with the algorithm,
 /// version and parameters that `phc` names. What `argon2`'s
 /// `PasswordVerifier` does, but with the caller's memory. A PHC string that
-/// does not parse, or names parameters Argon2 refuses, is an error.
+/// does not parse, names parameters Argon2 refuses, or costs more than
+/// [`MAX_STORED_MEMORY_KIB`] / [`MAX_STORED_WORK`] is an error, before any work.
 fn verify_with(password: &str, phc: &str, memory: &mut Vec<Block>) -> Result<bool, PasswordError> {
     let parsed = PasswordHash::new(phc).map_err(failed)?;
     let (Some(salt), Some(expected)) = (parsed.salt, parsed.hash) else {
@@ -374,6 +417,15 @@ fn verify_with(password: &str, phc: &str, memory: &mut Vec<Block>) -> Result<boo
     };
     // The output length is the stored hash's (`Params::try_from` reads it).
     let params = Params::try_from(&parsed).map_err(failed)?;
+    let work = u64::from(params.m_cost()).saturating_mul(u64::from(params.t_cost()));
+    if params.m_cost() > MAX_STORED_MEMORY_KIB || work > MAX_STORED_WORK {
+        return Err(PasswordError::Failed(format!(
+            "the stored hash asks for m={} KiB, t={}: more than this hasher runs \
+             (m at most {MAX_STORED_MEMORY_KIB} KiB, m×t at most {MAX_STORED_WORK})",
+            params.m_cost(),
+            params.t_cost()
+        )));
+    }
     let computed = compute(
         (algorithm, version, params),
         password,
@@ -433,6 +485,78 @@ mod tests {
         // Not a PHC string, or without its output: an error, never a match.
         assert!(verify_with("pw", "$argon2id$v=19$m=19456,t=2,p=1", &mut memory).is_err());
         assert!(verify_with("pw", "plain text", &mut memory).is_err());
+    }
+
+    /// A PHC string for `password` with these parameters, made by `argon2` itself.
+    fn stored(m_cost: u32, t_cost: u32, password: &str) -> String {
+        let salt = SaltString::generate(&mut OsRng);
+        let params = Params::new(m_cost, t_cost, 1, None).unwrap();
+        Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+            .hash_password(password.as_bytes(), &salt)
+            .unwrap()
+            .to_string()
+    }
+
+    #[test]
+    fn stored_hashes_costlier_than_the_ceiling_are_never_run() {
+        let mut memory = Vec::new();
+        // As costly as the default, shaped otherwise: run, and correct.
+        let cheap_memory_more_passes = stored(Params::DEFAULT_M_COST / 2, 8, "pw");
+        assert!(verify_with("pw", &cheap_memory_more_passes, &mut memory).unwrap());
+        // A hostile row: 4 TiB of memory, or years of passes. Written by hand,
+        // since nobody can compute them; refused before any allocation or work.
+        let salt = "c29tZXNhbHRzb21lc2FsdA";
+        let output = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+        for params in [
+            format!("m={},t=1,p=1", u32::MAX),
+            format!("m={},t=1,p=1", MAX_STORED_MEMORY_KIB + 8),
+            format!("m={},t={},p=1", Params::DEFAULT_M_COST, u32::MAX),
+            format!("m={},t=9,p=1", Params::DEFAULT_M_COST),
+        ] {
+            let phc = format!("$argon2id$v=19${params}${salt}${output}");
+            // Run, the first would abort the process and the third would not
+            // end: the refusal is the only way this test finishes.
+            let refused = verify_with("pw", &phc, &mut memory);
+            assert!(
+                matches!(&refused, Err(PasswordError::Failed(why)) if why.contains("asks for")),
+                "{params}: {refused:?}"
+            );
+        }
+        assert!(memory.len() <= Params::default().block_count());
+    }
+
+    #[tokio::test]
+    async fn an_unusable_stored_hash_answers_like_an_unknown_user() {
+        let passwords = PasswordHasher::new().max_concurrent(1);
+        let hostile = format!(
+            "$argon2id$v=19$m={},t=1,p=1$c29tZXNhbHRzb21lc2FsdA$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+            u32::MAX
+        );
+        for phc in [
+            hostile.as_str(),
+            "plain text",
+            "$argon2id$v=19$m=19456,t=2,p=1",
+        ] {
+            assert_eq!(passwords.verify("pw", Some(phc)).await, Ok(false), "{phc}");
+        }
+        assert_eq!(passwords.verify("pw", None).await, Ok(false));
+        // The dummy hash ran in the pool's one buffer: nothing of 4 TiB.
+        assert_eq!(passwords.buffers(), 1);
+    }
+
+    #[tokio::test]
+    async fn working_memory_is_zeroed_when_a_hash_ends() {
+        let passwords = PasswordHasher::new().max_concurrent(1);
+        let phc = passwords.hash("a password").await.unwrap();
+        assert!(passwords.verify("a password", Some(&phc)).await.unwrap());
+        let idle = passwords.memory.idle.lock().unwrap();
+        assert_eq!(idle.len(), 1);
+        assert_eq!(idle[0].len(), Params::default().block_count());
+        assert!(
+            idle[0]
+                .iter()
+                .all(|block| block.as_ref().iter().all(|word| *word == 0))
+        );
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
