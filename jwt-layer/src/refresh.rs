@@ -415,6 +415,16 @@ impl RefreshTokens {
     }
 }
 
+impl RefreshTokens {
+    /// The revocations these refresh tokens record, as a [`StoreRevocations`]
+    /// on the same store: for another layer in this process that verifies
+    /// these tokens (another router, another audience). `RefreshTokens` is a
+    /// [`RevocationCheck`] itself; this is the part of it that needs no issuer.
+    pub fn revocations(&self) -> StoreRevocations {
+        StoreRevocations::shared(Arc::clone(&self.inner.store))
+    }
+}
+
 impl RevocationCheck for RefreshTokens {
     fn check<'a>(&'a self, token: &'a VerifiedToken) -> BoxFuture<'a, Result<(), RevocationError>> {
         Box::pin(check_store(self.inner.store.as_ref(), token))
@@ -432,19 +442,39 @@ impl RevocationCheck for RefreshTokens {
 /// `401` for a revoked token, and `503`, never a pass, when the store cannot
 /// answer. Use it for the tokens of the one issuer whose store it is.
 ///
+/// It must read exactly what the issuer writes: with Redis, the same server,
+/// database and key prefix ([`RedisStore::with_prefix`](crate::store::RedisStore::with_prefix)).
+/// Pointed elsewhere, it finds no session for a token that names one (`sid`),
+/// which it refuses (401, at once visible), but it also finds no "log out
+/// everywhere" and no denied `jti`, which it cannot tell from "none made".
+///
 /// ```
-/// use jwt_layer::store::MemoryStore;
+/// use jwt_layer::store::Store;
 /// use jwt_layer::{JwtLayer, KeySet, StoreRevocations, Validator, VerifyingKey};
-/// # fn demo(issuer_key: VerifyingKey, shared: MemoryStore) -> Result<(), jwt_layer::ConfigError> {
-/// // In production: the `RedisStore` the issuer's `RefreshTokens` writes to.
+/// // `issuers_store`: a `RedisStore` connected to the issuer's Redis.
+/// # fn demo(issuer_key: VerifyingKey, issuers_store: impl Store + Clone) -> Result<(), jwt_layer::ConfigError> {
 /// let validator = Validator::builder(KeySet::single(issuer_key))
 ///     .issuer("https://auth.example.com")
 ///     .audience("reports-api")
 ///     .build()?;
 /// let auth = JwtLayer::<serde_json::Value>::new(validator)
-///     .revocation(StoreRevocations::new(shared));
+///     .revocation(StoreRevocations::new(issuers_store));
 /// # let _ = auth; Ok(()) }
 /// ```
+///
+/// A store that lives in this process, such as a `MemoryStore`, is not a
+/// handle: moved in here it would be a private copy the issuer never writes
+/// to, and every revoked token would pass. `new` therefore takes only stores
+/// whose clones share their data, and this does not compile:
+///
+/// ```compile_fail
+/// # use jwt_layer::{store::MemoryStore, StoreRevocations};
+/// let revocations = StoreRevocations::new(MemoryStore::new());
+/// ```
+///
+/// In one process, share the issuer's store itself:
+/// [`RefreshTokens::revocations`], or [`shared`](Self::shared) with the
+/// `Arc` the issuer was built with.
 #[derive(Clone)]
 pub struct StoreRevocations {
     store: Arc<dyn Store>,
@@ -457,13 +487,17 @@ impl std::fmt::Debug for StoreRevocations {
 }
 
 impl StoreRevocations {
-    /// Checks tokens against `store` (a `RedisStore` or a `MemoryStore`
-    /// handle shared with the issuer's [`RefreshTokens`]).
-    pub fn new(store: impl Store) -> Self {
+    /// Checks tokens against `store`, a handle to the issuer's store whose
+    /// clones share its data (a `RedisStore`: every clone talks to the same
+    /// Redis). `Clone` is required so that an in-process store cannot be moved
+    /// in by mistake (see above).
+    pub fn new<S: Store + Clone>(store: S) -> Self {
         Self::shared(Arc::new(store))
     }
 
-    /// As [`new`](Self::new), with a store shared with other users.
+    /// Checks tokens against `store`, the very store (the same `Arc`) the
+    /// issuer's [`RefreshTokens`] was built with
+    /// ([`RefreshTokens::with_shared_store`]).
     pub fn shared(store: Arc<dyn Store>) -> Self {
         Self { store }
     }

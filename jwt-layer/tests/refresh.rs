@@ -117,7 +117,9 @@ async fn assert_serves(app: &App, pair: &TokenPair) {
 /// login → access → expiry → refresh → rotated token replayed (session
 /// revoked, newest token dead) → new login → logout → refresh refused.
 async fn lifecycle(h: Harness) {
-    let tokens = tokens(h.store, Duration::from_secs(1));
+    // `exp` is in whole seconds: a token of 2 s lives between 1 and 2 s, so
+    // the checks right after an issue pass even on a loaded machine.
+    let tokens = tokens(h.store, Duration::from_secs(2));
     let app = app(&tokens);
 
     let first = tokens.login("user-1", &claims()).await.unwrap();
@@ -145,7 +147,7 @@ async fn lifecycle(h: Harness) {
     assert_ne!(handle, first.session);
     assert!(!first.access.access_token.contains(handle));
 
-    // Expiry (ttl 1 s, no leeway).
+    // Expiry (ttl 2 s, no leeway).
     tokio::time::sleep(Duration::from_millis(2100)).await;
     assert_eq!(
         app.bearer(&first.access.access_token).await.error,
@@ -508,7 +510,9 @@ async fn forged_and_hostile(h: Harness) {
 async fn epoch_outlives_sessions(h: Harness) {
     let short = tokens(Arc::clone(&h.store), Duration::from_secs(1))
         .absolute_lifetime(Duration::from_secs(1));
-    let long = tokens(h.store, Duration::from_secs(1)).absolute_lifetime(Duration::from_secs(10));
+    // Access tokens of 2 s: one must still be alive (not expired) when it is
+    // found revoked below.
+    let long = tokens(h.store, Duration::from_secs(2)).absolute_lifetime(Duration::from_secs(10));
     short.logout_everywhere("user-1").await.unwrap();
     // A session created after it, living longer than its record (1 s + 2 s).
     let pair = long.login("user-1", &claims()).await.unwrap();
@@ -843,11 +847,14 @@ async fn redis_shared_by_two_instances() {
 }
 
 /// A resource server that verifies the issuer's tokens and reads the issuer's
-/// store (`resource_store`: the same store, or another connection to it) sees
-/// every revocation the issuer makes, at once, and nothing else.
+/// store (`revocations`: on the same store, or on another connection to it)
+/// sees every revocation the issuer makes, at once, and nothing else.
+/// `warm` runs once the resource server has answered for every token (and,
+/// with a cache, cached the answers), before the first revocation.
 async fn resource_server_sees_the_issuers_revocations(
     issuer_store: Arc<dyn Store>,
-    resource_store: Arc<dyn Store>,
+    revocations: impl FnOnce(&RefreshTokens) -> StoreRevocations,
+    warm: impl AsyncFnOnce(),
 ) {
     // Across connections a revocation arrives by pub/sub (well under a
     // millisecond): wait up to 2 s for it, far below the 10 minutes a missed
@@ -865,8 +872,7 @@ async fn resource_server_sees_the_issuers_revocations(
     // Only the issuer's validator and its store: no `RefreshTokens`, no key
     // that signs.
     let resource = App::new(
-        JwtLayer::new(tokens.issuer().validator().clone())
-            .revocation(StoreRevocations::shared(resource_store)),
+        JwtLayer::new(tokens.issuer().validator().clone()).revocation(revocations(&tokens)),
     );
     let laptop = tokens.login("user-1", &claims()).await.unwrap();
     let phone = tokens.login("user-1", &claims()).await.unwrap();
@@ -879,6 +885,7 @@ async fn resource_server_sees_the_issuers_revocations(
         resource.bearer(&plain.access_token).await.status,
         StatusCode::OK
     );
+    warm().await;
 
     tokens.logout(&laptop.refresh_token).await.unwrap();
     revoked(&resource, &laptop.access.access_token).await;
@@ -898,10 +905,12 @@ async fn resource_server_sees_the_issuers_revocations(
     assert_serves(&resource, &other).await;
 }
 
+/// Another layer of the issuer's own process, on its in-memory store.
 #[tokio::test]
 async fn memory_resource_server_sees_the_issuers_revocations() {
     let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
-    resource_server_sees_the_issuers_revocations(Arc::clone(&store), store).await;
+    resource_server_sees_the_issuers_revocations(store, RefreshTokens::revocations, async || {})
+        .await;
 }
 
 /// Two services, two connections to one Redis; the resource server caches
@@ -916,7 +925,44 @@ async fn redis_resource_server_sees_the_issuers_revocations() {
         .unwrap()
         .cache_revocations(RevocationCache::new().max_age(Duration::from_secs(600)))
         .unwrap();
-    resource_server_sees_the_issuers_revocations(issuer, Arc::new(resource)).await;
+    let stats = resource.clone();
+    // Answers are cached only while the subscription is alive: wait for it,
+    // then make sure the first answers were cached, so that what follows
+    // tests invalidation, not a cache that was never used.
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while !stats.revocation_cache_stats().unwrap().subscribed {
+        assert!(std::time::Instant::now() < deadline, "never subscribed");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let cached = async || {
+        let stats = stats.revocation_cache_stats().unwrap();
+        assert!(stats.subscribed && stats.entries > 0, "{stats:?}");
+    };
+    resource_server_sees_the_issuers_revocations(
+        issuer,
+        move |_| StoreRevocations::new(resource),
+        cached,
+    )
+    .await;
+}
+
+/// The issuer's Redis cannot be reached: every token is refused with a 503
+/// (the store cannot say it is not revoked), none is served.
+#[tokio::test]
+async fn store_revocations_fail_closed_when_the_store_is_down() {
+    let tokens = tokens(Arc::new(MemoryStore::new()), Duration::from_secs(60));
+    let unreachable = RedisStore::lazy("redis://127.0.0.1:1/", Duration::from_secs(1)).unwrap();
+    let resource = App::new(
+        JwtLayer::new(tokens.issuer().validator().clone())
+            .revocation(StoreRevocations::new(unreachable)),
+    );
+    let pair = tokens.login("user-1", &claims()).await.unwrap();
+    let plain = tokens.issuer().issue("user-2", &claims()).unwrap();
+    for token in [&pair.access.access_token, &plain.access_token] {
+        let reply = resource.bearer(token).await;
+        assert_eq!(reply.status, StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(reply.error, Some(AuthError::StoreUnavailable));
+    }
 }
 
 #[tokio::test]
