@@ -12,6 +12,16 @@
 //! Sign-up is keyed by address only (the names are new by definition), and
 //! counts every attempt too, so neither mass account creation nor probing
 //! which names are taken (a `409`) goes faster than the limit.
+//!
+//! The state is bounded by design, not by the attacker's goodwill: an account
+//! key is 8 bytes whatever was submitted (a keyed hash of the name), and at most
+//! [`MAX_TRACKED_ACCOUNTS`] are kept. When they are all taken, even after
+//! dropping the recovered ones, logins are refused with 503 (fail closed)
+//! until keys recover, instead of growing the map: only an attacker with a
+//! hundred thousand fresh names a minute, from as many addresses, gets there,
+//! and the server stays up.
+use std::hash::BuildHasher;
+use std::hash::RandomState;
 use std::net::IpAddr;
 use std::num::NonZeroU32;
 use std::sync::Arc;
@@ -25,6 +35,9 @@ use crate::error::ApiError;
 /// Longer usernames are refused (400) before they become a limiter key, so an
 /// attacker cannot fill the limiter's memory with megabyte keys.
 pub const MAX_USERNAME_BYTES: usize = 256;
+
+/// The most account keys tracked at once (about 10 MB of limiter state).
+pub const MAX_TRACKED_ACCOUNTS: usize = 100_000;
 
 /// How often keys whose limit has fully recovered are dropped.
 pub const CLEANUP_INTERVAL: Duration = Duration::from_secs(60);
@@ -43,7 +56,10 @@ pub struct Limits {
 
 /// The limits of one server: one rate limiter per kind of key.
 pub struct Throttle {
-    login_per_account: DefaultKeyedRateLimiter<String>,
+    /// Keyed by [`account_key`](Self::account_key), not by the name itself.
+    login_per_account: DefaultKeyedRateLimiter<u64>,
+    /// Random at start-up, so no one can choose names that share a key.
+    account_hasher: RandomState,
     login_per_address: DefaultKeyedRateLimiter<IpAddr>,
     signup_per_address: DefaultKeyedRateLimiter<IpAddr>,
     clock: DefaultClock,
@@ -55,6 +71,7 @@ impl Throttle {
     pub fn start(limits: Limits) -> Arc<Self> {
         let throttle = Arc::new(Self {
             login_per_account: RateLimiter::keyed(Quota::per_minute(limits.logins_per_account)),
+            account_hasher: RandomState::new(),
             login_per_address: RateLimiter::keyed(Quota::per_minute(limits.logins_per_address)),
             signup_per_address: RateLimiter::keyed(Quota::per_hour(limits.signups_per_address)),
             clock: DefaultClock::default(),
@@ -88,9 +105,28 @@ impl Throttle {
         self.login_per_address
             .check_key(&client(address))
             .map_err(|until| self.refusal("login", &until))?;
+        let account = self.account_key(username);
+        if self.login_per_account.len() >= MAX_TRACKED_ACCOUNTS {
+            self.login_per_account.retain_recent();
+            if self.login_per_account.len() >= MAX_TRACKED_ACCOUNTS {
+                // `check_key` would add the key: refuse rather than grow.
+                tracing::warn!(
+                    tracked = MAX_TRACKED_ACCOUNTS,
+                    "login throttle full; refusing logins for untracked accounts"
+                );
+                return Err(ApiError::Unavailable);
+            }
+        }
         self.login_per_account
-            .check_key(&username.to_owned())
+            .check_key(&account)
             .map_err(|until| self.refusal("login", &until))
+    }
+
+    /// The username as submitted, as 8 bytes: SipHash with this server's
+    /// random key (a collision between two names is 1 in 2^64, and no one can
+    /// aim for one).
+    fn account_key(&self, username: &str) -> u64 {
+        self.account_hasher.hash_one(username)
     }
 
     /// Counts one sign-up attempt from `address`, before any password is
@@ -130,6 +166,26 @@ fn client(address: IpAddr) -> IpAddr {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn account_keys_are_bounded_whatever_names_arrive() {
+        let many = NonZeroU32::MAX;
+        let throttle = Throttle::start(Limits {
+            logins_per_account: NonZeroU32::MIN,
+            logins_per_address: many,
+            signups_per_address: many,
+        });
+        let address: IpAddr = "192.0.2.7".parse().unwrap();
+        // 256-byte names cost what short ones cost: one 8-byte key each.
+        let name = |i: usize| format!("{i:0>256}");
+        for i in 0..MAX_TRACKED_ACCOUNTS {
+            assert!(throttle.check_login(address, &name(i)).is_ok(), "{i}");
+        }
+        // Full, and nothing has recovered within the minute: refused, not added.
+        let refused = throttle.check_login(address, &name(MAX_TRACKED_ACCOUNTS));
+        assert!(matches!(refused, Err(ApiError::Unavailable)), "{refused:?}");
+        assert_eq!(throttle.login_per_account.len(), MAX_TRACKED_ACCOUNTS);
+    }
 
     #[test]
     fn ipv6_addresses_are_grouped_by_64_bit_prefix() {
