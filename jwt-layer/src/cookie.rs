@@ -179,15 +179,23 @@ impl AuthCookies {
         crate::header::at_most_one(self.refresh_tokens(headers))
     }
 
-    /// Every refresh cookie value in the request, for a logout: when a planted
-    /// cookie sits beside the real one, revoke them all rather than none.
+    /// Every refresh cookie value in the request (at most
+    /// [`MAX_REFRESH_COOKIES`]), for a logout: when a planted cookie sits
+    /// beside the real one, revoke them all rather than none.
     pub fn refresh_tokens(&self, headers: &HeaderMap) -> Vec<String> {
         crate::header::cookie_values(headers, &self.refresh_name)
             .into_iter()
             .filter(|v| !v.is_empty())
+            .take(MAX_REFRESH_COOKIES)
             .collect()
     }
 }
+
+/// The most refresh cookie values [`AuthCookies::refresh_tokens`] returns. A
+/// browser sends one per matching path and domain, a handful at most; a
+/// client that sends thousands in one request (a `Cookie` header may hold
+/// hundreds of kilobytes) must not buy one store operation each.
+pub const MAX_REFRESH_COOKIES: usize = 16;
 
 fn clamp(secs: u64) -> i64 {
     i64::try_from(secs).unwrap_or(i64::MAX / 1000)

@@ -326,3 +326,23 @@ fn cookie_names_that_no_browser_sends_back_are_refused() {
         );
     }
 }
+
+/// A logout revokes every refresh cookie sent, but a client that sends
+/// thousands in one header buys at most `MAX_REFRESH_COOKIES` store operations.
+#[test]
+fn refresh_cookies_taken_from_one_request_are_capped() {
+    use jwt_layer::cookie::{AuthCookies, MAX_REFRESH_COOKIES};
+    let cookies = AuthCookies::new();
+    let name = cookies.refresh_name().to_owned();
+    let header: Vec<String> = (0..1000).map(|i| format!("{name}=token-{i}")).collect();
+    let mut headers = http::HeaderMap::new();
+    headers.insert(
+        http::header::COOKIE,
+        http::HeaderValue::from_str(&header.join("; ")).unwrap(),
+    );
+    let taken = cookies.refresh_tokens(&headers);
+    assert_eq!(taken.len(), MAX_REFRESH_COOKIES);
+    assert_eq!(taken[0], "token-0", "in the order sent");
+    // Two or more still make a refresh ambiguous, hence refused.
+    assert!(cookies.refresh_token(&headers).is_err());
+}
