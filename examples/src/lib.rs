@@ -21,6 +21,7 @@ pub const VARIABLES: &[&str] = &[
     "JWT_PREVIOUS_PUBLIC_KEY_FILE",
     "JWT_PREVIOUS_KEY_ID",
     "DEV_KEYS",
+    "DEMO_ACCOUNTS",
     "ACCESS_TTL_SECS",
     "LEEWAY_SECS",
     "REFRESH_IDLE_SECS",

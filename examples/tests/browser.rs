@@ -41,6 +41,7 @@ fn start_server() -> (Process, u16) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_14_production"))
         .env("PORT", "0")
         .env("ACCESS_TTL_SECS", "2")
+        .env("DEMO_ACCOUNTS", "1")
         .env_remove("REDIS_URL")
         .env("DATABASE_URL", "sqlite::memory:")
         .stdout(Stdio::piped())

@@ -83,7 +83,11 @@ fn the_resource_server_trusts_the_issuer_through_discovery() {
     let issuer = format!("http://127.0.0.1:{port}");
     let (_issuer_server, issuer_address) = start(
         env!("CARGO_BIN_EXE_14_production"),
-        &[("PORT", port.to_string()), ("JWT_ISSUER", issuer.clone())],
+        &[
+            ("PORT", port.to_string()),
+            ("JWT_ISSUER", issuer.clone()),
+            ("DEMO_ACCOUNTS", "1".into()),
+        ],
     );
     let (_resource_server, resource) = start(
         env!("CARGO_BIN_EXE_15_resource_server"),

@@ -168,7 +168,7 @@ if [[ " $PARTS " == *" production "* ]]; then
   : >"$WORK/production"
   for round in $(seq "$ROUNDS"); do
     for store in memory redis-no-cache redis; do
-      env=(env -u REDIS_URL -u REVOCATION_CACHE_SECS PORT=0 DEV_KEYS=1 RUST_LOG=error)
+      env=(env -u REDIS_URL -u REVOCATION_CACHE_SECS PORT=0 DEV_KEYS=1 DEMO_ACCOUNTS=1 RUST_LOG=error)
       [ "$store" = redis ] && env+=(REDIS_URL="redis://127.0.0.1:$REDIS_PORT/")
       [ "$store" = redis-no-cache ] && env+=(REDIS_URL="redis://127.0.0.1:$REDIS_PORT/" REVOCATION_CACHE_SECS=0)
       start "${env[@]}" "$TARGET/release/14_production"

@@ -1,8 +1,9 @@
 //! The API behind the `JwtLayer`: its handlers run only for a valid token.
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Json;
-use axum::extract::State;
+use axum::extract::{ConnectInfo, State};
 use axum::http::StatusCode;
 use jwt_extractor::{
     AnyOf, Claims, CurrentUser, MaxAuthAge, RequireRole, RequireScope, role, scope,
@@ -121,9 +122,13 @@ pub struct NewPassword {
 pub async fn change_password(
     fresh: MaxAuthAge<300>,
     State(state): State<Arc<AppState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Json(request): Json<NewPassword>,
 ) -> Result<StatusCode, ApiError> {
     let username = fresh.token().subject().unwrap_or_default();
+    // It hashes a password, like a login: counted with the logins, so a burst
+    // of changes with one fresh token cannot take every hashing permit.
+    state.throttle.check_login(peer.ip(), username)?;
     state
         .users
         .set_password(username, &request.new_password)

@@ -4,6 +4,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::StatusCode;
 use axum::routing::{get, post};
 use jwt_extractor::require_role;
 use jwt_layer::cookie::AuthCookies;
@@ -17,6 +19,7 @@ use crate::throttle::Throttle;
 use crate::users::Users;
 use crate::{auth, browser, well_known};
 use tower_http::services::ServeDir;
+use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 // ANCHOR: state
@@ -35,7 +38,7 @@ pub struct AppState {
 /// The application, configured by `config`.
 pub async fn app(config: Config) -> Result<Router, BoxError> {
     let users = Users::connect(&config.database_url).await?;
-    users.add_demo_accounts().await?;
+    demo_accounts(&users, config.demo_accounts).await?;
     // ANCHOR: issuer
     let signing = config.signing_key;
     // ANCHOR: keys
@@ -163,12 +166,57 @@ pub async fn app(config: Config) -> Result<Router, BoxError> {
         // Everything else: the files of the browser demo (`static/`).
         .fallback_service(ServeDir::new(config.static_dir))
         .with_state(state)
+        // Request bodies are credentials and notes: 16 KiB is plenty, and an
+        // attacker cannot make a handler buffer axum's default of 2 MiB (413).
+        .layer(DefaultBodyLimit::max(16 * 1024))
+        // A request gets 10 s, its body included: a client that trickles a
+        // body to hold a connection is cut off (408). Slow headers, before a
+        // request exists, are the reverse proxy's to time out.
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            Duration::from_secs(10),
+        ))
         // Outermost: one log line per request (`RUST_LOG=tower_http=debug`).
         .layer(TraceLayer::new_for_http());
     // ANCHOR_END: router
     Ok(app)
 }
 // ANCHOR_END: app
+
+// ANCHOR: demo_accounts
+/// The logins `Users::add_demo_accounts` creates; their passwords are in the book.
+const DEMO_LOGINS: [(&str, &str); 2] = [("alice", "wonderland"), ("bob", "builder")];
+
+/// With `DEMO_ACCOUNTS=1`, the demo accounts, and a warning. Without, the
+/// server refuses to start while one of them still has its public password
+/// (a database from an earlier chapter, say): an administrator whose password
+/// anyone can read is an open door, and a production server fails closed.
+async fn demo_accounts(users: &Users, wanted: bool) -> Result<(), BoxError> {
+    if wanted {
+        users.add_demo_accounts().await?;
+        tracing::warn!(
+            "DEMO_ACCOUNTS=1: alice (admin) and bob log in with the book's public \
+             passwords; never on anything reachable"
+        );
+        return Ok(());
+    }
+    for (username, password) in DEMO_LOGINS {
+        let open = users
+            .authenticate(username, password)
+            .await
+            .map_err(|err| format!("checking the demo accounts: {err:?}"))?;
+        if open.is_some() {
+            return Err(format!(
+                "the database has the demo account {username:?} with its public password \
+                 (an earlier chapter created it): set DEMO_ACCOUNTS=1 for a demo, or \
+                 delete the account"
+            )
+            .into());
+        }
+    }
+    Ok(())
+}
+// ANCHOR_END: demo_accounts
 
 // ANCHOR: store
 /// Redis at `redis_url`, or memory (with a warning). Redis must answer at

@@ -15,13 +15,19 @@ pub fn env_or(name: &str, default: &str) -> String {
 }
 
 // ANCHOR: secret
-/// Whether `DEV_KEYS=1` asks for the committed development key. Anything but
-/// unset, `0` or `1` stops the program: a typo must not decide which key signs.
+/// Whether `DEV_KEYS=1` asks for the committed development key.
 pub fn dev_keys() -> bool {
-    match std::env::var("DEV_KEYS").as_deref() {
+    flag("DEV_KEYS")
+}
+
+/// Whether the environment variable `name` is `1`. Anything but unset, `0` or
+/// `1` stops the program: a typo must not decide which key signs, or whether
+/// accounts with public passwords exist.
+pub fn flag(name: &str) -> bool {
+    match std::env::var(name).as_deref() {
         Err(_) | Ok("" | "0") => false,
         Ok("1") => true,
-        Ok(_) => exit_with("DEV_KEYS must be 1 (or unset)"),
+        Ok(_) => exit_with(&format!("{name} must be 1 (or unset)")),
     }
 }
 // ANCHOR_END: secret
@@ -64,6 +70,8 @@ pub fn audience() -> String {
 /// `main` reads it from the environment, a test writes it out.
 pub struct Config {
     pub database_url: String,
+    /// Create the book's demo accounts (public passwords): for a demo only.
+    pub demo_accounts: bool,
     pub signing_key: SigningKey,
     /// During a key rotation, the previous key: it still verifies.
     pub previous_key: Option<VerifyingKey>,
@@ -93,6 +101,7 @@ impl Config {
             // By default a file in the directory the server starts from, created on the
             // first run.
             database_url: env_or("DATABASE_URL", "sqlite:notes.db"),
+            demo_accounts: flag("DEMO_ACCOUNTS"),
             // ES256: the private key signs, and only this service holds it.
             signing_key: keys::es256_signing_key()?,
             previous_key: keys::previous_key()?,

@@ -24,8 +24,21 @@ async fn setup() -> (Router, TestAuthority) {
     let authority = TestAuthority::new()
         .issuer("test-issuer")
         .audience("test-api");
-    let config = Config {
-        database_url: "sqlite::memory:".into(),
+    let app = app(config("sqlite::memory:", &authority))
+        .await
+        .expect("the app starts");
+    // The throttle reads the client's address, which a real server
+    // provides; here every request comes from 127.0.0.1.
+    let app = app.layer(MockConnectInfo(SocketAddr::from(([127, 0, 0, 1], 4000))));
+    (app, authority)
+}
+
+/// The configuration of a test: the authority's key, the demo accounts, no
+/// Redis, no cache, generous limits.
+fn config(database_url: &str, authority: &TestAuthority) -> Config {
+    Config {
+        database_url: database_url.into(),
+        demo_accounts: true,
         signing_key: authority.signing_key().clone(),
         previous_key: None,
         issuer: "test-issuer".into(),
@@ -44,12 +57,7 @@ async fn setup() -> (Router, TestAuthority) {
             signups_per_address: NonZeroU32::new(100).unwrap(),
         },
         static_dir: PathBuf::from("static"),
-    };
-    let app = app(config).await.expect("the app starts");
-    // The throttle reads the client's address, which a real server
-    // provides; here every request comes from 127.0.0.1.
-    let app = app.layer(MockConnectInfo(SocketAddr::from(([127, 0, 0, 1], 4000))));
-    (app, authority)
+    }
 }
 
 /// A JSON `POST` with no token.
@@ -246,3 +254,39 @@ async fn changing_the_password_logs_out_every_session() {
     );
 }
 // ANCHOR_END: password
+
+/// Accounts whose passwords are in the book exist only when asked for, and a
+/// database that still has one stops a server that did not ask.
+#[tokio::test]
+async fn demo_accounts_are_opt_in_and_never_left_open() {
+    let authority = TestAuthority::new()
+        .issuer("test-issuer")
+        .audience("test-api");
+    let file = std::env::temp_dir().join(format!("notes-demo-{}.db", std::process::id()));
+    let url = format!("sqlite:{}", file.display());
+    let alice = || {
+        post(
+            "/auth/login",
+            json!({"username": "alice", "password": "wonderland"}),
+        )
+    };
+    let login = async |demo_accounts: bool| {
+        let config = Config {
+            demo_accounts,
+            ..config(&url, &authority)
+        };
+        let app = app(config).await?;
+        let app = app.layer(MockConnectInfo(SocketAddr::from(([127, 0, 0, 1], 4000))));
+        Ok::<_, crate::server::BoxError>(send(app, alice()).await.status)
+    };
+    assert_eq!(login(false).await.unwrap(), StatusCode::BAD_REQUEST);
+    assert_eq!(login(true).await.unwrap(), StatusCode::OK);
+    let refused = login(false).await.unwrap_err().to_string();
+    assert!(
+        refused.contains("\"alice\"") && refused.contains("DEMO_ACCOUNTS=1"),
+        "{refused}"
+    );
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", file.display()));
+    }
+}

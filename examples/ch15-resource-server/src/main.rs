@@ -1,10 +1,10 @@
-//! 14 — a resource server: a second service that trusts 14_production through
+//! 15 — a resource server: a second service that trusts 14_production through
 //! its issuer URL alone. No shared secret: it reads the issuer's discovery
 //! document, fetches the JWKS it names, and fetches again when a token names a
 //! key it has not seen (the issuer rotated its keys).
 //!
 //! ```console
-//! JWT_ISSUER=http://127.0.0.1:3000 cargo run -p examples --bin 14_production
+//! DEMO_ACCOUNTS=1 JWT_ISSUER=http://127.0.0.1:3000 cargo run -p examples --bin 14_production
 //! PORT=4000 cargo run -p examples --bin 15_resource_server
 //! ```
 //!
