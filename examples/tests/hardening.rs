@@ -481,6 +481,41 @@ fn login_is_throttled_per_client_address() {
     assert!(reply.header("retry-after").is_some());
 }
 
+/// Behind a reverse proxy every connection comes from the proxy: with
+/// `TRUSTED_PROXIES` the throttle counts the address the proxy appended to
+/// `X-Forwarded-For`; without, the header is ignored (anyone can send it).
+#[test]
+fn behind_a_trusted_proxy_clients_are_counted_apart() {
+    let _cpu = shared_cpu();
+    let login = |server: &Server, forwarded: &str| {
+        let body = json!({ "username": "nobody", "password": "wrong" }).to_string();
+        let headers = [
+            ("content-type", "application/json"),
+            ("x-forwarded-for", forwarded),
+        ];
+        server.send("POST", "/auth/login", &headers, &body).status
+    };
+    let limits = [
+        ("LOGIN_ADDRESS_PER_MIN", "2"),
+        ("LOGIN_ACCOUNT_PER_MIN", "100"),
+    ];
+    let proxied = start(
+        "14_production",
+        &[limits[0], limits[1], ("TRUSTED_PROXIES", "127.0.0.1")],
+    );
+    // What the client wrote comes first; the proxy appends the real address.
+    assert_eq!(login(&proxied, "6.6.6.6, 198.51.100.1"), 400);
+    assert_eq!(login(&proxied, "7.7.7.7, 198.51.100.1"), 400);
+    assert_eq!(login(&proxied, "8.8.8.8, 198.51.100.1"), 429);
+    // Another client behind the same proxy keeps its own attempts.
+    assert_eq!(login(&proxied, "198.51.100.2"), 400);
+
+    let direct = start("14_production", &limits);
+    assert_eq!(login(&direct, "198.51.100.1"), 400);
+    assert_eq!(login(&direct, "198.51.100.2"), 400);
+    assert_eq!(login(&direct, "198.51.100.3"), 429);
+}
+
 #[test]
 fn signup_is_throttled_per_client_address_taken_names_included() {
     let _cpu = shared_cpu();

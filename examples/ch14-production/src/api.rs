@@ -1,9 +1,8 @@
 //! The API behind the `JwtLayer`: its handlers run only for a valid token.
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Json;
-use axum::extract::{ConnectInfo, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use jwt_extractor::{
     AnyOf, Claims, CurrentUser, MaxAuthAge, RequireRole, RequireScope, role, scope,
@@ -12,6 +11,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::AppState;
+use crate::client::ClientAddress;
 use crate::error::ApiError;
 use crate::users::Account;
 
@@ -122,13 +122,13 @@ pub struct NewPassword {
 pub async fn change_password(
     fresh: MaxAuthAge<300>,
     State(state): State<Arc<AppState>>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ClientAddress(client): ClientAddress,
     Json(request): Json<NewPassword>,
 ) -> Result<StatusCode, ApiError> {
     let username = fresh.token().subject().unwrap_or_default();
     // It hashes a password, like a login: counted with the logins, so a burst
     // of changes with one fresh token cannot take every hashing permit.
-    state.throttle.check_login(peer.ip(), username)?;
+    state.throttle.check_login(client, username)?;
     state
         .users
         .set_password(username, &request.new_password)

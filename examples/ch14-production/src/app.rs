@@ -1,5 +1,6 @@
 //! The whole application as a `Router`, built from a [`Config`]: no socket,
 //! no environment, no globals. `main` serves it; the tests call it directly.
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -29,6 +30,8 @@ pub struct AppState {
     pub tokens: RefreshTokens,
     pub cookies: AuthCookies,
     pub throttle: Arc<Throttle>,
+    /// Reverse proxies whose `X-Forwarded-For` names the client.
+    pub trusted_proxies: Vec<IpAddr>,
     /// Our `iss`, for the discovery document.
     pub issuer_url: String,
 }
@@ -88,6 +91,7 @@ pub async fn app(config: Config) -> Result<Router, BoxError> {
         tokens: tokens.clone(),
         cookies: cookies.clone(),
         throttle: Throttle::start(config.throttle),
+        trusted_proxies: config.trusted_proxies,
         issuer_url: config.issuer,
     });
     let loader_state = Arc::clone(&state);

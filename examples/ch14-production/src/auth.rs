@@ -1,9 +1,8 @@
 //! The account endpoints: sign-up and login.
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Json;
-use axum::extract::{ConnectInfo, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use jwt_extractor::Claims;
@@ -13,6 +12,7 @@ use serde_json::{Value, json};
 
 use crate::AppState;
 use crate::api::AppClaims;
+use crate::client::ClientAddress;
 use crate::error::ApiError;
 use crate::users::User;
 
@@ -57,11 +57,11 @@ pub fn access_claims(user: &User, asked_scope: Option<&str>) -> Value {
 /// the name or the password breaks the rules.
 pub async fn signup(
     State(state): State<Arc<AppState>>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ClientAddress(client): ClientAddress,
     Json(request): Json<Credentials>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     // Before the password is hashed: every attempt counts, taken name or not.
-    state.throttle.check_signup(peer.ip())?;
+    state.throttle.check_signup(client)?;
     let user = state
         .users
         .sign_up(&request.username, &request.password)
@@ -75,15 +75,13 @@ pub async fn signup(
 /// A correct password earns a signed access token (a JWT).
 pub async fn login(
     State(state): State<Arc<AppState>>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ClientAddress(client): ClientAddress,
     Json(request): Json<LoginRequest>,
 ) -> Result<Response, ApiError> {
     let LoginRequest { credentials, scope } = request;
     // ANCHOR: throttled
     // Before any hashing: per client address, then per username as submitted.
-    state
-        .throttle
-        .check_login(peer.ip(), &credentials.username)?;
+    state.throttle.check_login(client, &credentials.username)?;
     // ANCHOR_END: throttled
     let user = state
         .users

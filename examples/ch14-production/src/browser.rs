@@ -1,9 +1,8 @@
 //! Browsers: tokens in HttpOnly cookies, which no script on the page can read.
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Json;
-use axum::extract::{ConnectInfo, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use jwt_layer::Authentication;
@@ -11,6 +10,7 @@ use serde_json::json;
 
 use crate::AppState;
 use crate::auth::{Credentials, access_claims, rotate};
+use crate::client::ClientAddress;
 use crate::error::ApiError;
 
 // ANCHOR: session
@@ -18,10 +18,10 @@ use crate::error::ApiError;
 /// so no script on the page (and no XSS) can read it.
 pub async fn start_session(
     State(state): State<Arc<AppState>>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ClientAddress(client): ClientAddress,
     Json(request): Json<Credentials>,
 ) -> Result<Response, ApiError> {
-    state.throttle.check_login(peer.ip(), &request.username)?;
+    state.throttle.check_login(client, &request.username)?;
     let user = state
         .users
         .authenticate(&request.username, &request.password)

@@ -1,4 +1,5 @@
 //! Configuration from the environment, with defaults that work on a laptop.
+use std::net::IpAddr;
 use std::num::NonZeroU32;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -90,6 +91,9 @@ pub struct Config {
     pub revocation_cache: Duration,
     /// How many logins and sign-ups each account and client address may try.
     pub throttle: Limits,
+    /// Reverse proxies in front of the server, whose `X-Forwarded-For` is
+    /// believed (none: the header is ignored).
+    pub trusted_proxies: Vec<IpAddr>,
     /// Where the browser demo's files are.
     pub static_dir: PathBuf,
 }
@@ -122,6 +126,7 @@ impl Config {
                 logins_per_address: attempts("LOGIN_ADDRESS_PER_MIN", 20),
                 signups_per_address: attempts("SIGNUP_ADDRESS_PER_HOUR", 10),
             },
+            trusted_proxies: addresses("TRUSTED_PROXIES"),
             static_dir: match std::env::var("STATIC_DIR") {
                 Ok(dir) if !dir.is_empty() => PathBuf::from(dir),
                 _ => PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/static")),
@@ -130,6 +135,22 @@ impl Config {
     }
 }
 // ANCHOR_END: config
+
+/// Comma-separated IP addresses from the environment (unset: none); anything
+/// else stops the program (a typo must not trust the wrong machine).
+pub fn addresses(name: &str) -> Vec<IpAddr> {
+    let value = std::env::var(name).unwrap_or_default();
+    value
+        .split(',')
+        .map(str::trim)
+        .filter(|entry| !entry.is_empty())
+        .map(|entry| {
+            entry
+                .parse()
+                .unwrap_or_else(|_| exit_with(&format!("{name}: {entry:?} is not an IP address")))
+        })
+        .collect()
+}
 
 /// A positive number of attempts from the environment; anything else stops
 /// the program (a typo must not switch a limit off).

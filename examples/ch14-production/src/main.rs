@@ -3,6 +3,7 @@ mod api;
 mod app;
 mod auth;
 mod browser;
+mod client;
 mod config;
 mod error;
 mod keys;

@@ -56,6 +56,7 @@ fn config(database_url: &str, authority: &TestAuthority) -> Config {
             logins_per_address: NonZeroU32::new(100).unwrap(),
             signups_per_address: NonZeroU32::new(100).unwrap(),
         },
+        trusted_proxies: Vec::new(),
         static_dir: PathBuf::from("static"),
     }
 }
