@@ -364,13 +364,14 @@ fn api_logout_is_not_cached() {
 fn giant_passwords_are_refused_before_hashing() {
     let _cpu = shared_cpu();
     let server = start("14_production", &[]);
-    // Over 1 KiB: refused by the password rules, known user or not.
-    let long = "x".repeat(4096);
-    // Over the 16 KiB body limit: refused before the body is even parsed.
-    let huge = "x".repeat(1_900_000);
+    // Over 1 KiB: refused by the password rules, known user or not. (Bodies
+    // over 16 KiB are refused before parsing: `request_bodies_are_capped` in
+    // the app's unit tests, where no socket resets an unread body.)
+    let long = "x".repeat(12 * 1024);
     for (path, username) in [("/auth/login", "alice"), ("/auth/session", "nobody")] {
         let started = Instant::now();
         let reply = server.login(path, username, &long);
+        let elapsed = started.elapsed();
         assert_eq!(reply.status, 400, "{reply:?}");
         assert_eq!(
             reply.json()["error"],
@@ -378,10 +379,7 @@ fn giant_passwords_are_refused_before_hashing() {
             "{path} {username}"
         );
         assert_eq!(reply.header("cache-control"), Some("no-store"));
-        let reply = server.login(path, username, &huge);
-        assert_eq!(reply.status, 413, "{reply:?}");
-        let elapsed = started.elapsed();
-        eprintln!("4 KiB and 1.9 MB passwords on {path}: {elapsed:?}");
+        eprintln!("12 KiB password on {path}: {elapsed:?}");
         assert!(elapsed < Duration::from_secs(2), "{elapsed:?}");
     }
     // 1 KiB is still a password.

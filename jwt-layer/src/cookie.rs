@@ -176,18 +176,27 @@ impl AuthCookies {
     /// The refresh token from the request's refresh cookie, for a refresh. A
     /// duplicated cookie is refused, like a duplicated access cookie.
     pub fn refresh_token(&self, headers: &HeaderMap) -> Result<Option<String>, AuthError> {
-        crate::header::at_most_one(self.refresh_tokens(headers))
+        let mut values = crate::header::cookie_values(headers, &self.refresh_name);
+        values.retain(|value| !value.is_empty());
+        crate::header::at_most_one(values)
     }
 
-    /// Every refresh cookie value in the request (at most
-    /// [`MAX_REFRESH_COOKIES`]), for a logout: when a planted cookie sits
-    /// beside the real one, revoke them all rather than none.
+    /// Every refresh cookie value in the request, for a logout: when a planted
+    /// cookie sits beside the real one, revoke them all rather than none. At
+    /// most [`MAX_REFRESH_COOKIES`], duplicates dropped: past that, the first
+    /// and the last half. Browsers send cookies with longer paths first, so
+    /// planted cookies with longer and shorter paths than ours would surround
+    /// it; ours is in neither half only if more than that were planted.
     pub fn refresh_tokens(&self, headers: &HeaderMap) -> Vec<String> {
-        crate::header::cookie_values(headers, &self.refresh_name)
-            .into_iter()
-            .filter(|v| !v.is_empty())
-            .take(MAX_REFRESH_COOKIES)
-            .collect()
+        let mut values = crate::header::cookie_values(headers, &self.refresh_name);
+        values.retain(|value| !value.is_empty());
+        let mut seen = std::collections::HashSet::new();
+        values.retain(|value| seen.insert(value.clone()));
+        if values.len() > MAX_REFRESH_COOKIES {
+            let half = MAX_REFRESH_COOKIES / 2;
+            values.drain(half..values.len() - half);
+        }
+        values
     }
 }
 

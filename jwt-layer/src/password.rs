@@ -500,7 +500,8 @@ mod tests {
     #[test]
     fn stored_hashes_costlier_than_the_ceiling_are_never_run() {
         let mut memory = Vec::new();
-        // As costly as the default, shaped otherwise: run, and correct.
+        // Half the memory, four times the passes (twice the default's work,
+        // under the ceiling): run, and correct.
         let cheap_memory_more_passes = stored(Params::DEFAULT_M_COST / 2, 8, "pw");
         assert!(verify_with("pw", &cheap_memory_more_passes, &mut memory).unwrap());
         // A hostile row: 4 TiB of memory, or years of passes. Written by hand,
@@ -540,8 +541,11 @@ mod tests {
             assert_eq!(passwords.verify("pw", Some(phc)).await, Ok(false), "{phc}");
         }
         assert_eq!(passwords.verify("pw", None).await, Ok(false));
-        // The dummy hash ran in the pool's one buffer: nothing of 4 TiB.
+        // The dummy hash ran, in the pool's one buffer (sized by the first
+        // hash, so empty had nothing run), and nothing of 4 TiB was allocated.
         assert_eq!(passwords.buffers(), 1);
+        let idle = passwords.memory.idle.lock().unwrap();
+        assert_eq!(idle[0].len(), Params::default().block_count());
     }
 
     #[tokio::test]

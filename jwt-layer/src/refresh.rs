@@ -467,7 +467,7 @@ impl RevocationCheck for RefreshTokens {
 /// to, and every revoked token would pass. `new` therefore takes only stores
 /// whose clones share their data, and this does not compile:
 ///
-/// ```compile_fail
+/// ```compile_fail,E0277
 /// # use jwt_layer::{store::MemoryStore, StoreRevocations};
 /// let revocations = StoreRevocations::new(MemoryStore::new());
 /// ```

@@ -54,28 +54,41 @@ impl FromRequestParts<Arc<AppState>> for ClientAddress {
 /// must not hide the entries our proxies appended after it, and nothing here
 /// may panic on what a client sends.
 pub fn client_address(peer: IpAddr, headers: &HeaderMap, trusted: &[IpAddr]) -> IpAddr {
-    if !trusted.contains(&peer) {
+    let trusts = |address: IpAddr| trusted.iter().any(|t| t.to_canonical() == address);
+    let peer = peer.to_canonical();
+    if !trusts(peer) {
         return peer;
     }
-    let hops: Vec<&[u8]> = headers
+    // From the right, without collecting: the walk usually ends after one or
+    // two entries, however many the client wrote.
+    let hops = headers
         .get_all("x-forwarded-for")
         .iter()
-        .flat_map(|field| field.as_bytes().split(|byte| *byte == b','))
-        .collect();
+        .rev()
+        .flat_map(|field| field.as_bytes().rsplit(|byte| *byte == b','));
     let mut client = peer;
-    for hop in hops.into_iter().rev() {
-        let Some(address) = std::str::from_utf8(hop)
-            .ok()
-            .and_then(|hop| hop.trim().parse::<IpAddr>().ok())
-        else {
+    for hop in hops {
+        let Some(address) = std::str::from_utf8(hop).ok().and_then(parse_hop) else {
             break;
         };
         client = address;
-        if !trusted.contains(&address) {
+        if !trusts(address) {
             break;
         }
     }
     client
+}
+
+/// An address as proxies write it: `192.0.2.1`, `2001:db8::1`, or with a port
+/// (`192.0.2.1:5678`, `[2001:db8::1]:5678`, as some load balancers do); an
+/// IPv4-mapped IPv6 address is its IPv4 address.
+fn parse_hop(hop: &str) -> Option<IpAddr> {
+    let hop = hop.trim();
+    let address = hop
+        .parse::<IpAddr>()
+        .or_else(|_| hop.parse::<SocketAddr>().map(|socket| socket.ip()))
+        .ok()?;
+    Some(address.to_canonical())
 }
 
 #[cfg(test)]
@@ -106,8 +119,11 @@ mod tests {
             ip("203.0.113.9")
         );
         // Behind ours: what the client wrote on the left is skipped.
-        let cases: [(&[&[u8]], &str); 6] = [
+        let cases: [(&[&[u8]], &str); 9] = [
             (&[b"198.51.100.7"], "198.51.100.7"),
+            (&[b"198.51.100.7:5678"], "198.51.100.7"),
+            (&[b"[2001:db8::7]:5678, 127.0.0.1"], "2001:db8::7"),
+            (&[b"198.51.100.7, ::ffff:10.0.0.2"], "198.51.100.7"),
             (&[b"6.6.6.6, 198.51.100.7"], "198.51.100.7"),
             (&[b"6.6.6.6", b"198.51.100.7, 10.0.0.2"], "198.51.100.7"),
             (&[b"\xff\xfe, 198.51.100.7"], "198.51.100.7"),

@@ -264,6 +264,12 @@ async fn demo_accounts_are_opt_in_and_never_left_open() {
         .issuer("test-issuer")
         .audience("test-api");
     let file = std::env::temp_dir().join(format!("notes-demo-{}.db", std::process::id()));
+    let remove = || {
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", file.display()));
+        }
+    };
+    remove(); // left by a run that failed, perhaps
     let url = format!("sqlite:{}", file.display());
     let alice = || {
         post(
@@ -287,7 +293,15 @@ async fn demo_accounts_are_opt_in_and_never_left_open() {
         refused.contains("\"alice\"") && refused.contains("DEMO_ACCOUNTS=1"),
         "{refused}"
     );
-    for suffix in ["", "-wal", "-shm"] {
-        let _ = std::fs::remove_file(format!("{}{suffix}", file.display()));
-    }
+    remove();
+}
+
+/// Bodies over 16 KiB are refused before any handler runs (413).
+#[tokio::test]
+async fn request_bodies_are_capped() {
+    let (app, _) = setup().await;
+    let password = "x".repeat(32 * 1024);
+    let body = json!({"username": "alice", "password": password});
+    let response = send(app, post("/auth/login", body)).await;
+    assert_eq!(response.status, StatusCode::PAYLOAD_TOO_LARGE);
 }

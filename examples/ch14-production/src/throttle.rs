@@ -14,12 +14,11 @@
 //! which names are taken (a `409`) goes faster than the limit.
 //!
 //! The state is bounded by design, not by the attacker's goodwill: an account
-//! key is 8 bytes whatever was submitted (a keyed hash of the name), and at most
-//! [`MAX_TRACKED_ACCOUNTS`] are kept. When they are all taken, even after
-//! dropping the recovered ones, logins are refused with 503 (fail closed)
-//! until keys recover, instead of growing the map: only an attacker with a
-//! hundred thousand fresh names a minute, from as many addresses, gets there,
-//! and the server stays up.
+//! key is one of [`MAX_TRACKED_ACCOUNTS`] buckets, chosen by a keyed hash of
+//! the name, whatever was submitted. However many names arrive, the map
+//! cannot grow past that, and nothing is ever refused for lack of room. Two
+//! names in one bucket share a limit; the hash key is random at start-up, so
+//! nobody can choose a name that shares alice's.
 use std::hash::BuildHasher;
 use std::hash::RandomState;
 use std::net::IpAddr;
@@ -36,8 +35,9 @@ use crate::error::ApiError;
 /// attacker cannot fill the limiter's memory with megabyte keys.
 pub const MAX_USERNAME_BYTES: usize = 256;
 
-/// The most account keys tracked at once (about 10 MB of limiter state).
-pub const MAX_TRACKED_ACCOUNTS: usize = 100_000;
+/// How many account buckets exist, hence the most account keys tracked at
+/// once (a few MB of limiter state).
+pub const MAX_TRACKED_ACCOUNTS: u64 = 100_000;
 
 /// How often keys whose limit has fully recovered are dropped.
 pub const CLEANUP_INTERVAL: Duration = Duration::from_secs(60);
@@ -105,28 +105,15 @@ impl Throttle {
         self.login_per_address
             .check_key(&client(address))
             .map_err(|until| self.refusal("login", &until))?;
-        let account = self.account_key(username);
-        if self.login_per_account.len() >= MAX_TRACKED_ACCOUNTS {
-            self.login_per_account.retain_recent();
-            if self.login_per_account.len() >= MAX_TRACKED_ACCOUNTS {
-                // `check_key` would add the key: refuse rather than grow.
-                tracing::warn!(
-                    tracked = MAX_TRACKED_ACCOUNTS,
-                    "login throttle full; refusing logins for untracked accounts"
-                );
-                return Err(ApiError::Unavailable);
-            }
-        }
         self.login_per_account
-            .check_key(&account)
+            .check_key(&self.account_key(username))
             .map_err(|until| self.refusal("login", &until))
     }
 
-    /// The username as submitted, as 8 bytes: SipHash with this server's
-    /// random key (a collision between two names is 1 in 2^64, and no one can
-    /// aim for one).
+    /// The bucket of the username as submitted: SipHash with this server's
+    /// random key, modulo [`MAX_TRACKED_ACCOUNTS`].
     fn account_key(&self, username: &str) -> u64 {
-        self.account_hasher.hash_one(username)
+        self.account_hasher.hash_one(username) % MAX_TRACKED_ACCOUNTS
     }
 
     /// Counts one sign-up attempt from `address`, before any password is
@@ -176,15 +163,22 @@ mod tests {
             signups_per_address: many,
         });
         let address: IpAddr = "192.0.2.7".parse().unwrap();
-        // 256-byte names cost what short ones cost: one 8-byte key each.
-        let name = |i: usize| format!("{i:0>256}");
-        for i in 0..MAX_TRACKED_ACCOUNTS {
-            assert!(throttle.check_login(address, &name(i)).is_ok(), "{i}");
+        // Twice as many 256-byte names as there are buckets: each is counted
+        // (a name whose bucket another took is throttled), none is refused for
+        // lack of room, and the map stops at the number of buckets.
+        let name = |i: u64| format!("{i:0>256}");
+        let mut throttled = 0;
+        for i in 0..2 * MAX_TRACKED_ACCOUNTS {
+            match throttle.check_login(address, &name(i)) {
+                Ok(()) => {}
+                Err(ApiError::TooManyRequests { .. }) => throttled += 1,
+                Err(other) => panic!("{i}: {other:?}"),
+            }
         }
-        // Full, and nothing has recovered within the minute: refused, not added.
-        let refused = throttle.check_login(address, &name(MAX_TRACKED_ACCOUNTS));
-        assert!(matches!(refused, Err(ApiError::Unavailable)), "{refused:?}");
-        assert_eq!(throttle.login_per_account.len(), MAX_TRACKED_ACCOUNTS);
+        let tracked = throttle.login_per_account.len() as u64;
+        assert!(tracked <= MAX_TRACKED_ACCOUNTS, "{tracked}");
+        // Every bucket admitted one name; all the others were throttled.
+        assert_eq!(throttled, 2 * MAX_TRACKED_ACCOUNTS - tracked);
     }
 
     #[test]
