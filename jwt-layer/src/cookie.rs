@@ -176,9 +176,7 @@ impl AuthCookies {
     /// The refresh token from the request's refresh cookie, for a refresh. A
     /// duplicated cookie is refused, like a duplicated access cookie.
     pub fn refresh_token(&self, headers: &HeaderMap) -> Result<Option<String>, AuthError> {
-        let mut values = crate::header::cookie_values(headers, &self.refresh_name);
-        values.retain(|value| !value.is_empty());
-        crate::header::at_most_one(values)
+        crate::header::at_most_one(self.refresh_values(headers))
     }
 
     /// Every refresh cookie value in the request, for a logout: when a planted
@@ -188,14 +186,21 @@ impl AuthCookies {
     /// planted cookies with longer and shorter paths than ours would surround
     /// it; ours is in neither half only if more than that were planted.
     pub fn refresh_tokens(&self, headers: &HeaderMap) -> Vec<String> {
-        let mut values = crate::header::cookie_values(headers, &self.refresh_name);
-        values.retain(|value| !value.is_empty());
+        let mut values = self.refresh_values(headers);
         let mut seen = std::collections::HashSet::new();
         values.retain(|value| seen.insert(value.clone()));
         if values.len() > MAX_REFRESH_COOKIES {
             let half = MAX_REFRESH_COOKIES / 2;
             values.drain(half..values.len() - half);
         }
+        values
+    }
+
+    /// The non-empty refresh cookie values, in the order sent (a cleared
+    /// cookie is empty, not a token).
+    fn refresh_values(&self, headers: &HeaderMap) -> Vec<String> {
+        let mut values = crate::header::cookie_values(headers, &self.refresh_name);
+        values.retain(|value| !value.is_empty());
         values
     }
 }

@@ -21,16 +21,24 @@ use crate::throttle::Limits;
 /// A fresh app with its own key, its own empty database (in memory) and
 /// token store, and the test authority that signs tokens for it.
 async fn setup() -> (Router, TestAuthority) {
-    let authority = TestAuthority::new()
-        .issuer("test-issuer")
-        .audience("test-api");
+    let authority = authority();
     let app = app(config("sqlite::memory:", &authority))
         .await
         .expect("the app starts");
-    // The throttle reads the client's address, which a real server
-    // provides; here every request comes from 127.0.0.1.
-    let app = app.layer(MockConnectInfo(SocketAddr::from(([127, 0, 0, 1], 4000))));
-    (app, authority)
+    (from_localhost(app), authority)
+}
+
+/// The test kit's signer, with the issuer and audience of [`config`].
+fn authority() -> TestAuthority {
+    TestAuthority::new()
+        .issuer("test-issuer")
+        .audience("test-api")
+}
+
+/// The throttle reads the client's address, which a real server provides;
+/// here every request comes from 127.0.0.1.
+fn from_localhost(app: Router) -> Router {
+    app.layer(MockConnectInfo(SocketAddr::from(([127, 0, 0, 1], 4000))))
 }
 
 /// The configuration of a test: the authority's key, the demo accounts, no
@@ -260,9 +268,7 @@ async fn changing_the_password_logs_out_every_session() {
 /// database that still has one stops a server that did not ask.
 #[tokio::test]
 async fn demo_accounts_are_opt_in_and_never_left_open() {
-    let authority = TestAuthority::new()
-        .issuer("test-issuer")
-        .audience("test-api");
+    let authority = authority();
     let file = std::env::temp_dir().join(format!("notes-demo-{}.db", std::process::id()));
     let remove = || {
         for suffix in ["", "-wal", "-shm"] {
@@ -282,8 +288,7 @@ async fn demo_accounts_are_opt_in_and_never_left_open() {
             demo_accounts,
             ..config(&url, &authority)
         };
-        let app = app(config).await?;
-        let app = app.layer(MockConnectInfo(SocketAddr::from(([127, 0, 0, 1], 4000))));
+        let app = from_localhost(app(config).await?);
         Ok::<_, crate::server::BoxError>(send(app, alice()).await.status)
     };
     assert_eq!(login(false).await.unwrap(), StatusCode::BAD_REQUEST);

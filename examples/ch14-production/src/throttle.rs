@@ -31,8 +31,9 @@ use governor::{DefaultKeyedRateLimiter, NotUntil, Quota, RateLimiter};
 
 use crate::error::ApiError;
 
-/// Longer usernames are refused (400) before they become a limiter key, so an
-/// attacker cannot fill the limiter's memory with megabyte keys.
+/// Longer usernames are refused (400) before they are hashed into a limiter
+/// key: no account has such a name, and a megabyte "name" would buy a
+/// megabyte of hashing per attempt.
 pub const MAX_USERNAME_BYTES: usize = 256;
 
 /// How many account buckets exist, hence the most account keys tracked at
@@ -141,12 +142,10 @@ impl Throttle {
 /// IPv6 address (one subscriber usually holds a whole /64, so limiting single
 /// IPv6 addresses would limit nobody).
 fn client(address: IpAddr) -> IpAddr {
-    match address {
-        IpAddr::V4(_) => address,
-        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-            Some(v4) => IpAddr::V4(v4),
-            None => IpAddr::V6((v6.to_bits() & !u128::from(u64::MAX)).into()),
-        },
+    // An IPv4-mapped IPv6 address (`::ffff:192.0.2.7`) is its IPv4 address.
+    match address.to_canonical() {
+        IpAddr::V6(v6) => IpAddr::V6((v6.to_bits() & !u128::from(u64::MAX)).into()),
+        v4 => v4,
     }
 }
 
